@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The standard hook libraries for libzpoline.so: built three times, as
+ * zphook-null.so, zphook-pass.so and zphook-count.so, with ZPH_HOOK_KIND
+ * set to the kind (see zphooks.h for what each does).
+ */
+#include <stdio.h>
+#include "zphooks.h"
+
+static unsigned long (*host_bypassed)(void);
+
+static long hook(const struct zp_syscall *sc)
+{
+	return zph_run(ZPH_HOOK_KIND, sc, host_bypassed);
+}
+
+zp_hook_fn zpoline_hook_init(const struct zp_host *host)
+{
+	if (host->abi != ZP_ABI_VERSION) {
+		fprintf(stderr, "zphook-%s: host ABI %u, expected %u\n",
+			zph_kind_name(ZPH_HOOK_KIND), host->abi, ZP_ABI_VERSION);
+		return NULL;
+	}
+	host_bypassed = host->bypassed;
+	if (zph_init(host->mechanism, ZPH_HOOK_KIND))
+		return NULL;
+	return hook;
+}

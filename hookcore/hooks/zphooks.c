@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+#include "zphooks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+static const char *mech_name = "?";
+static char stats_path[4096];	/* empty: stderr */
+static unsigned char null_set[ZPH_MAX_NR];
+static unsigned long counts[ZPH_MAX_NR + 1]; /* last slot: "other" */
+
+int zph_kind_from_name(const char *name)
+{
+	if (!strcmp(name, "null"))
+		return ZPH_NULL;
+	if (!strcmp(name, "pass"))
+		return ZPH_PASS;
+	if (!strcmp(name, "count"))
+		return ZPH_COUNT;
+	return -EINVAL;
+}
+
+const char *zph_kind_name(enum zph_kind kind)
+{
+	static const char *const names[] = { "null", "pass", "count" };
+	return names[kind];
+}
+
+/* "39,335-423" -> null_set. */
+static int parse_null_set(const char *spec)
+{
+	const char *p = spec;
+
+	while (*p) {
+		char *end;
+		long lo = strtol(p, &end, 10), hi = lo;
+
+		if (end == p)
+			goto bad;
+		if (*end == '-') {
+			p = end + 1;
+			hi = strtol(p, &end, 10);
+			if (end == p)
+				goto bad;
+		}
+		if (lo < 0 || hi < lo || hi >= ZPH_MAX_NR)
+			goto bad;
+		for (long nr = lo; nr <= hi; nr++)
+			null_set[nr] = 1;
+		if (*end == ',')
+			end++;
+		else if (*end)
+			goto bad;
+		p = end;
+	}
+	return 0;
+bad:
+	fprintf(stderr,
+		"zpoline: ZPOLINE_NULL='%s' is not a list of syscall numbers "
+		"or ranges below %d (e.g. 39,335-423)\n",
+		spec, ZPH_MAX_NR);
+	return -EINVAL;
+}
+
+int zph_init(const char *mechanism, enum zph_kind kind)
+{
+	const char *v;
+
+	mech_name = mechanism;
+	if (kind == ZPH_NULL) {
+		v = getenv("ZPOLINE_NULL");
+		if (parse_null_set(v && *v ? v : "39"))
+			return -EINVAL;
+	}
+	v = getenv("ZPOLINE_STATS");
+	if (kind == ZPH_COUNT && v && *v) {
+		if (strlen(v) >= sizeof(stats_path)) {
+			fprintf(stderr, "zpoline: ZPOLINE_STATS path too long\n");
+			return -EINVAL;
+		}
+		strcpy(stats_path, v);
+	}
+	return 0;
+}
+
+bool zph_null_selected(long nr)
+{
+	return nr >= 0 && nr < ZPH_MAX_NR && null_set[nr];
+}
+
+void zph_count(long nr)
+{
+	unsigned long i = (unsigned long)nr < ZPH_MAX_NR ? (unsigned long)nr
+							 : ZPH_MAX_NR;
+	__atomic_fetch_add(&counts[i], 1, __ATOMIC_RELAXED);
+}
+
+void zph_count_reset(void)
+{
+	for (int i = 0; i <= ZPH_MAX_NR; i++)
+		__atomic_store_n(&counts[i], 0, __ATOMIC_RELAXED);
+}
+
+/* A tiny appender: no libc formatting, which may allocate or trap. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void put_str(struct buf *b, const char *s)
+{
+	while (*s && b->len < b->cap)
+		b->p[b->len++] = *s++;
+}
+
+/* JSON string body: escapes quotes, backslashes and control bytes. */
+static void put_json_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+
+		if (c == '"' || c == '\\') {
+			char two[3] = { '\\', (char)c, 0 };
+			put_str(b, two);
+		} else if (c < 0x20) {
+			put_str(b, esc);
+		} else {
+			char one[2] = { (char)c, 0 };
+			put_str(b, one);
+		}
+	}
+}
+
+static void put_ulong(struct buf *b, unsigned long v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n && b->len < b->cap)
+		b->p[b->len++] = tmp[--n];
+}
+
+void zph_count_flush(const char *event, unsigned long bypassed)
+{
+	static char out[ZPH_MAX_NR * 28 + 8192];
+	struct buf b = { out, 0, sizeof(out) - 2 };
+	char exe[4096];
+	unsigned long total = 0;
+	long n, fd = 2;
+	int first = 1;
+
+	n = zp_syscall6(SYS_readlink, (long)"/proc/self/exe", (long)exe,
+			sizeof(exe) - 1, 0, 0, 0);
+	exe[n > 0 ? n : 0] = 0;
+
+	put_str(&b, "{\"mechanism\":\"");
+	put_json_str(&b, mech_name);
+	put_str(&b, "\",\"event\":\"");
+	put_json_str(&b, event);
+	put_str(&b, "\",\"pid\":");
+	put_ulong(&b, (unsigned long)zp_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0));
+	put_str(&b, ",\"exe\":\"");
+	put_json_str(&b, exe);
+	put_str(&b, "\",\"counts\":{");
+	for (int i = 0; i <= ZPH_MAX_NR; i++) {
+		unsigned long c = __atomic_exchange_n(&counts[i], 0,
+						      __ATOMIC_RELAXED);
+		if (!c)
+			continue;
+		put_str(&b, first ? "\"" : ",\"");
+		if (i == ZPH_MAX_NR)
+			put_str(&b, "other");
+		else
+			put_ulong(&b, (unsigned long)i);
+		put_str(&b, "\":");
+		put_ulong(&b, c);
+		total += c;
+		first = 0;
+	}
+	put_str(&b, "},\"total\":");
+	put_ulong(&b, total);
+	put_str(&b, ",\"bypassed\":");
+	put_ulong(&b, bypassed);
+	put_str(&b, "}\n");
+	if (b.len >= b.cap) { /* cannot happen with the sizes above */
+		b.len = b.cap;
+		out[b.len++] = '\n';
+	}
+
+	if (stats_path[0]) {
+		fd = zp_syscall6(SYS_open, (long)stats_path,
+				 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644,
+				 0, 0, 0);
+		if (fd < 0)
+			fd = 2;
+	}
+	/* O_APPEND + one write keeps concurrent records whole. */
+	for (size_t off = 0; off < b.len;) {
+		n = zp_syscall6(SYS_write, fd, (long)(out + off),
+				(long)(b.len - off), 0, 0, 0);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (fd != 2)
+		zp_syscall6(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
+#ifndef CLONE_VM
+#define CLONE_VM 0x100
+#endif
+
+long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
+	     unsigned long (*bypassed)(void))
+{
+	long ret;
+
+	switch (kind) {
+	case ZPH_NULL:
+		if (zph_null_selected(sc->nr) && !(sc->flags & ZP_SC_STUB_RUNS))
+			return -ENOSYS;
+		return zp_passthrough(sc);
+	case ZPH_PASS:
+		return zp_passthrough(sc);
+	case ZPH_COUNT:
+		break;
+	}
+
+	zph_count(sc->nr);
+	switch (sc->nr) {
+	case SYS_exit_group:
+		zph_count_flush("exit_group", bypassed ? bypassed() : 0);
+		break;
+	case SYS_execve:
+	case SYS_execveat:
+		zph_count_flush("execve", bypassed ? bypassed() : 0);
+		break;
+	}
+	ret = zp_passthrough(sc);
+	/* A fork child (own address space) starts from zero, else the
+	 * parent's counts would be reported twice. */
+	if (ret == 0 && !(sc->flags & ZP_SC_STUB_RUNS) &&
+	    ((sc->nr == SYS_clone && !(sc->args[0] & CLONE_VM)) ||
+	     sc->nr == SYS_fork))
+		zph_count_reset();
+	return ret;
+}

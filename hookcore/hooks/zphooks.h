@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The three standard hooks (null, pass, count) as plain functions, shared by
+ * every mechanism so that "the same hook work" is literally the same code.
+ * Everything here issues its system calls with zp_syscall6() and never calls
+ * libc after zph_init(), because under seccomp or SUD a libc call from the
+ * handler would trap again.
+ */
+#ifndef ZPHOOKS_H
+#define ZPHOOKS_H
+
+#include <stdbool.h>
+#include "zpoline.h"
+
+enum zph_kind { ZPH_NULL, ZPH_PASS, ZPH_COUNT };
+
+/* Counters kept per number; larger numbers are counted in "other". */
+#define ZPH_MAX_NR 1024
+
+/* "null" | "pass" | "count" -> kind, or -EINVAL. */
+int zph_kind_from_name(const char *name);
+const char *zph_kind_name(enum zph_kind kind);
+
+/*
+ * Reads the environment once: ZPOLINE_NULL (numbers the null hook answers
+ * with -ENOSYS, default "39" = getpid; "a,b,c-d" lists and ranges) and
+ * ZPOLINE_STATS (where count writes). Returns 0 or -EINVAL after printing
+ * one line naming the bad value.
+ */
+int zph_init(const char *mechanism, enum zph_kind kind);
+
+/* true if the null hook should answer nr itself. */
+bool zph_null_selected(long nr);
+
+/* Count one call (thread-safe, lock-free). */
+void zph_count(long nr);
+
+/*
+ * Append one JSON line with the counters to ZPOLINE_STATS (or stderr) and
+ * reset them, so that the records of one process tree add up to exact
+ * totals: call it before execve and at exit_group. `event` names why.
+ */
+void zph_count_flush(const char *event, unsigned long bypassed);
+
+/* Forget all counts (the child of a fork must not report its parent's). */
+void zph_count_reset(void);
+
+/*
+ * The hook semantics on one record: returns the value the application
+ * should see. For count it also counts; for calls the hook cannot run itself
+ * (ZP_SC_STUB_RUNS) it only observes. Used by in-process mechanisms.
+ */
+long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
+	     unsigned long (*bypassed)(void));
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* libzpoline internals: the three start-up phases and what they share. */
+#ifndef ZP_INTERNAL_H
+#define ZP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "zpoline.h"
+
+#define ZP_HIDDEN __attribute__((visibility("hidden")))
+
+/* Sled entries: every syscall number in [0, ZP_SLED_ENTRIES) is hooked. */
+#define ZP_SLED_ENTRIES 512
+/* Page 0: sled, gate 1 (jmp rel32) at 512, sled for invalid numbers, gate 2
+ * in the last 5 bytes. Numbers up to ZP_TRAMP_MAX_NR reach the stub. */
+#define ZP_PAGE 4096
+#define ZP_GATE1 ZP_SLED_ENTRIES
+#define ZP_GATE2 (ZP_PAGE - 5)
+#define ZP_TRAMP_MAX_NR ZP_GATE2
+/* Segment-override prefixes: harmless bytes for jump displacements. */
+#define ZP_NPREFIXES 6
+extern const uint8_t zp_sled_prefixes[ZP_NPREFIXES];
+
+enum zp_sled { ZP_SLED_FAST, ZP_SLED_NOP };
+enum zp_save { ZP_SAVE_AUTO, ZP_SAVE_XSAVE, ZP_SAVE_AVX512, ZP_SAVE_AVX,
+	       ZP_SAVE_SSE, ZP_SAVE_GPR };
+
+extern const char *const zp_sled_names[];
+extern const char *const zp_save_names[];
+
+/* stub.S */
+ZP_HIDDEN extern zp_hook_fn zp_active_hook;
+ZP_HIDDEN extern unsigned long zp_bypass_count;
+ZP_HIDDEN extern __thread unsigned char zp_guard
+	__attribute__((tls_model("initial-exec")));
+ZP_HIDDEN extern __thread unsigned long zp_vfork_ret
+	__attribute__((tls_model("initial-exec")));
+void zp_stub_gpr(void), zp_stub_sse(void), zp_stub_avx(void),
+	zp_stub_avx512(void), zp_stub_xsave(void);
+
+/* trampoline.c */
+/* Picks the save variant the CPU needs for `want` (AUTO: from XCR0), or
+ * returns -ENOTSUP with *why set if `want` cannot work here. */
+int zp_save_resolve(enum zp_save want, enum zp_save *got, const char **why);
+void *zp_save_stub(enum zp_save save);
+/* Maps the sled at VA 0 and its far entry page, R-X. -errno on failure. */
+int zp_trampoline_setup(enum zp_sled sled, void *stub);
+/* sled.c: fills a 4 KiB page image with the sled bytes (tests use it too). */
+void zp_sled_fill(uint8_t *page, enum zp_sled sled, uint32_t gate_disp);
+/* Walks every entry 0..ZP_TRAMP_MAX_NR of a page image as the CPU would
+ * decode it. Returns the largest number of instructions before a gate over
+ * the real numbers (< ZP_SLED_ENTRIES), or -1 if some entry does not reach a
+ * gate (and sets *bad_entry). */
+int zp_sled_check(const uint8_t *page, int *bad_entry);
+extern ZP_HIDDEN int zp_sled_max_steps; /* trampoline.c */
+
+/* rewrite.c */
+struct zp_rewrite_opts {
+	int sweep;		 /* 1: full linear sweep (the reference) */
+	int verbose;
+	const char *const *exclude; /* NULL-terminated canonical paths */
+};
+struct zp_rewrite_stats {
+	unsigned mappings, sites;
+	double ms;
+};
+int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st);
+
+/* Raw system call from libzpoline's own (never rewritten) text. */
+static inline long zp_raw(long nr, long a0, long a1, long a2)
+{
+	return zp_syscall6(nr, a0, a1, a2, 0, 0, 0);
+}
+
+#endif

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trampoline stubs. The sled at VA 0 ends in a jump here with
+ *	rax   = system call number
+ *	[rsp] = return address (the instruction after the rewritten site)
+ *	r11   = scratch (the kernel clobbers it on syscall too, as it does rcx)
+ * and every other register as the application left it.
+ *
+ * One stub per state-saving variant (xsave, avx512, avx, sse, gpr); they
+ * differ only in how they save the vector state. Each:
+ *  1. goes straight to the kernel if this thread is already inside the hook
+ *     (re-entry guard, a thread-local byte), counting the bypass;
+ *  2. classifies the few calls that cannot return through a call frame
+ *     (kind in r11: see ZP_KIND_* below);
+ *  3. skips the red zone, aligns the stack to 64, saves the argument
+ *     registers as a struct zp_syscall plus the vector state, calls the hook,
+ *     restores and returns with the hook's result in rax;
+ *  4. for the special kinds, runs the call itself after the hook observed it.
+ *
+ * rflags: the arithmetic flags are not preserved (the kernel preserves them;
+ * compilers treat every asm statement as clobbering them, so C cannot
+ * tell). rcx and r11 hold garbage afterwards, as after a real syscall they
+ * hold rip and rflags.
+ */
+#include "stub_defs.h"
+
+	.text
+
+/* ---- classification: sets r11 = ZP_KIND_*, uses only r11 and flags ---- */
+.macro CLASSIFY
+	xor	%r11d, %r11d
+	cmp	$__NR_clone, %rax
+	je	80f
+	cmp	$__NR_clone3, %rax
+	je	81f
+	cmp	$__NR_vfork, %rax
+	je	82f
+	cmp	$__NR_rt_sigreturn, %rax
+	jne	89f
+	mov	$ZP_KIND_SIGRETURN, %r11d
+	jmp	89f
+80:	/* clone(flags=rdi, newsp=rsi, ...) */
+	test	%rsi, %rsi
+	jz	83f
+	mov	$ZP_KIND_CLONE_STACK, %r11d
+	jmp	89f
+83:	mov	%rdi, %r11
+	and	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %r11
+	cmp	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %r11
+	mov	$0, %r11d
+	jne	89f
+	mov	$ZP_KIND_VFORK, %r11d
+	jmp	89f
+81:	/* clone3(struct clone_args *rdi, size) */
+	cmpq	$0, CLONE_ARGS_STACK(%rdi)
+	je	84f
+	mov	$ZP_KIND_CLONE3_STACK, %r11d
+	jmp	89f
+84:	mov	CLONE_ARGS_FLAGS(%rdi), %r11
+	and	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %r11
+	cmp	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %r11
+	mov	$0, %r11d
+	jne	89f
+82:	mov	$ZP_KIND_VFORK, %r11d
+89:
+.endm
+
+/* ---- vector state: save to / restore from VEC(%rsp) ---- */
+#define VEC SC_FRAME_HEAD
+
+.macro SAVE_gpr
+.endm
+.macro RESTORE_gpr
+.endm
+
+.macro SAVE_sse
+	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movaps	%xmm\i, VEC+\i*16(%rsp)
+	.endr
+	stmxcsr	VEC+256(%rsp)
+.endm
+.macro RESTORE_sse
+	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movaps	VEC+\i*16(%rsp), %xmm\i
+	.endr
+	ldmxcsr	VEC+256(%rsp)
+.endm
+
+.macro SAVE_avx
+	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqa	%ymm\i, VEC+\i*32(%rsp)
+	.endr
+	stmxcsr	VEC+512(%rsp)
+.endm
+.macro RESTORE_avx
+	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqa	VEC+\i*32(%rsp), %ymm\i
+	.endr
+	ldmxcsr	VEC+512(%rsp)
+.endm
+
+/* zmm0-31, the opmask registers k0-7 and mxcsr: what glibc's evex string
+ * functions may touch on an AVX-512 machine. */
+.macro SAVE_avx512
+	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqa64 %zmm\i, VEC+\i*64(%rsp)
+	.endr
+	.irp i,0,1,2,3,4,5,6,7
+	kmovq	%k\i, VEC+2048+\i*8(%rsp)
+	.endr
+	stmxcsr	VEC+2048+64(%rsp)
+.endm
+.macro RESTORE_avx512
+	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqa64 VEC+\i*64(%rsp), %zmm\i
+	.endr
+	.irp i,0,1,2,3,4,5,6,7
+	kmovq	VEC+2048+\i*8(%rsp), %k\i
+	.endr
+	ldmxcsr	VEC+2048+64(%rsp)
+.endm
+
+/* Everything XCR0 enables, x87 included. The 64-byte XSAVE header must be
+ * zero beyond XSTATE_BV, or xrstor faults; xsave only writes XSTATE_BV. */
+.macro SAVE_xsave
+	.irp i,0,1,2,3,4,5,6,7
+	movq	$0, VEC+512+\i*8(%rsp)
+	.endr
+	mov	$-1, %eax
+	mov	$-1, %edx
+	xsave64	VEC(%rsp)
+.endm
+.macro RESTORE_xsave
+	mov	$-1, %eax
+	mov	$-1, %edx
+	xrstor64 VEC(%rsp)
+.endm
+
+/* ---- one stub per variant ---- */
+.macro STUB variant, vecsize
+	.globl	zp_stub_\variant
+	.hidden	zp_stub_\variant
+	.type	zp_stub_\variant, @function
+	.p2align 6
+zp_stub_\variant:
+	movq	zp_guard@gottpoff(%rip), %r11
+	cmpb	$0, %fs:(%r11)
+	jne	zp_bypass
+	CLASSIFY
+	/* The call wrote its return address at -8 of the caller's rsp: the
+	 * rest of the 128-byte red zone is skipped untouched. */
+	lea	-120(%rsp), %rsp
+	push	%rbp
+	mov	%rsp, %rbp		/* return address at 128(%rbp) */
+	and	$-64, %rsp
+	sub	$(SC_FRAME_HEAD + \vecsize), %rsp
+	mov	%rax, SC_NR(%rsp)
+	mov	%rdi, SC_ARG0(%rsp)
+	mov	%rsi, SC_ARG1(%rsp)
+	mov	%rdx, SC_ARG2(%rsp)
+	mov	%r10, SC_ARG3(%rsp)
+	mov	%r8, SC_ARG4(%rsp)
+	mov	%r9, SC_ARG5(%rsp)
+	mov	128(%rbp), %rdi
+	sub	$2, %rdi
+	mov	%rdi, SC_SITE(%rsp)
+	/* flags = STUB_RUNS | kind << 8 for the special kinds, else 0 */
+	mov	%r11, %rdi
+	shl	$8, %rdi
+	test	%r11, %r11
+	setnz	%dil
+	mov	%rdi, SC_FLAGS(%rsp)
+	SAVE_\variant
+	movq	zp_guard@gottpoff(%rip), %rdi
+	movb	$1, %fs:(%rdi)
+	mov	%rsp, %rdi
+	call	*zp_active_hook(%rip)
+	movq	zp_guard@gottpoff(%rip), %rdi
+	movb	$0, %fs:(%rdi)
+	mov	%rax, SC_RET(%rsp)
+	RESTORE_\variant
+	mov	SC_RET(%rsp), %rax
+	mov	SC_ARG0(%rsp), %rdi
+	mov	SC_ARG1(%rsp), %rsi
+	mov	SC_ARG2(%rsp), %rdx
+	mov	SC_ARG3(%rsp), %r10
+	mov	SC_ARG4(%rsp), %r8
+	mov	SC_ARG5(%rsp), %r9
+	mov	SC_FLAGS(%rsp), %r11
+	shr	$8, %r11
+	jnz	1f
+	mov	%rbp, %rsp
+	pop	%rbp
+	lea	120(%rsp), %rsp
+	ret
+1:	mov	SC_NR(%rsp), %rax
+	mov	%rbp, %rsp
+	pop	%rbp
+	lea	120(%rsp), %rsp
+	jmp	zp_exec_special
+	.size	zp_stub_\variant, .-zp_stub_\variant
+.endm
+
+	STUB gpr, 0
+	STUB sse, 320
+	STUB avx, 576
+	STUB avx512, 2176
+	STUB xsave, ZP_XSAVE_MAX
+
+/* Re-entry: the thread is inside the hook already (a signal handler, or the
+ * hook calling rewritten code). Run the call as if it had not been
+ * rewritten. */
+	.p2align 4
+	.type	zp_bypass, @function
+zp_bypass:
+	lock incq zp_bypass_count(%rip)
+	CLASSIFY
+	test	%r11, %r11
+	jnz	zp_exec_special
+	syscall
+	ret
+	.size	zp_bypass, .-zp_bypass
+
+/*
+ * Run a special call with the application's registers; r11 = kind, rcx is
+ * free (the kernel clobbers it), [rsp] = return address.
+ */
+	.p2align 4
+	.type	zp_exec_special, @function
+zp_exec_special:
+	cmp	$ZP_KIND_CLONE_STACK, %r11
+	je	.Lclone_stack
+	cmp	$ZP_KIND_CLONE3_STACK, %r11
+	je	.Lclone3_stack
+	cmp	$ZP_KIND_VFORK, %r11
+	je	.Lvfork
+	/* rt_sigreturn: the kernel reads the signal frame at rsp, so the
+	 * return address we were called with must go first. */
+	lea	8(%rsp), %rsp
+	syscall
+	ud2
+
+.Lvfork:
+	/* Parent and child share this stack, and the child returns first and
+	 * reuses it: keep the return address in a thread-local slot (the
+	 * child shares it too but leaves it alone) and pop it off the stack,
+	 * as glibc's own vfork does with a register. */
+	movq	zp_vfork_ret@gottpoff(%rip), %r11
+	popq	%fs:(%r11)
+	syscall
+	movq	zp_vfork_ret@gottpoff(%rip), %r11
+	pushq	%fs:(%r11)
+	ret
+
+.Lclone_stack:
+	/* The child starts on newsp (rsi) with nothing on it: give it our
+	 * return address just below newsp, and let both pop it. */
+	mov	(%rsp), %rcx
+	mov	%rcx, -8(%rsi)
+	sub	$8, %rsi
+	syscall
+	lea	8(%rsi), %rsi		/* both: rsi as the application set it */
+	ret
+
+.Lclone3_stack:
+	/* Same, with the stack in struct clone_args (rdi): shrink it by one
+	 * slot for the return address, restore it in the parent only (the
+	 * child shares the memory when ZP_CLONE_VM). */
+	mov	CLONE_ARGS_STACK(%rdi), %rcx
+	add	CLONE_ARGS_STACK_SIZE(%rdi), %rcx
+	mov	(%rsp), %r11
+	mov	%r11, -8(%rcx)
+	subq	$8, CLONE_ARGS_STACK_SIZE(%rdi)
+	syscall
+	test	%rax, %rax
+	jz	1f
+	addq	$8, CLONE_ARGS_STACK_SIZE(%rdi)
+1:	ret
+	.size	zp_exec_special, .-zp_exec_special
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* Constants shared by stub.S and the C side; must stay assembler-safe. */
+#ifndef ZP_STUB_DEFS_H
+#define ZP_STUB_DEFS_H
+
+#include <asm/unistd_64.h>
+
+/* struct zp_syscall as the stub lays it out on the stack (zpoline.h). */
+#define SC_NR 0
+#define SC_ARG0 8
+#define SC_ARG1 16
+#define SC_ARG2 24
+#define SC_ARG3 32
+#define SC_ARG4 40
+#define SC_ARG5 48
+#define SC_SITE 56
+#define SC_FLAGS 64
+#define SC_RET 72	 /* the stub's own slot, past the public struct */
+#define SC_FRAME_HEAD 128 /* vector area starts 64-aligned after this */
+
+/* Largest XSAVE area the xsave stub reserves (checked against CPUID). */
+#define ZP_XSAVE_MAX 4096
+
+/* Kinds of calls the stub runs itself (zp_syscall.flags >> 8). */
+#define ZP_KIND_SIGRETURN 1
+#define ZP_KIND_VFORK 2
+#define ZP_KIND_CLONE_STACK 3
+#define ZP_KIND_CLONE3_STACK 4
+
+#define ZP_CLONE_VM 0x100
+#define ZP_CLONE_VFORK 0x4000
+/* offsets in struct clone_args (linux/sched.h) */
+#define CLONE_ARGS_FLAGS 0
+#define CLONE_ARGS_STACK 40
+#define CLONE_ARGS_STACK_SIZE 48
+
+#endif

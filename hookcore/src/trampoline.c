@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trampoline: a sled at VA 0 that `call *%rax` lands in at offset = the
+ * syscall number, and the choice of stub it leads to.
+ *
+ * Page 0 layout:
+ *   [0, 512)        sled for the real syscall numbers, ends at gate 1
+ *   [512, 517)      gate 1: e9 <rel32>  (jmp to the far entry page)
+ *   [517, 4091)     sled for invalid numbers, ends at gate 2
+ *   [4091, 4096)    gate 2: e9 <rel32>
+ * Any entry offset must decode, instruction by instruction, to a gate: the
+ * stub cannot live in page 0, since an entry could land in its middle. So
+ * the gates jump to a page far away whose rel32 bytes are themselves
+ * harmless to execute (90 90 90 and a segment prefix), because numbers 513-516
+ * enter gate 1 inside its displacement. Numbers above 4090 (and negative
+ * ones) are outside the trampoline and fault, as in the original zpoline.
+ *
+ * Two sled layouts:
+ *  nop  - 512 one-byte nops, the paper's: cost grows with (512 - nr).
+ *  fast - short forward jumps whose displacement bytes are segment-override
+ *         prefixes (26 2e 36 3e 64 65), so every entry offset decodes to
+ *         either a jump or a prefixed jump: a handful of instructions from
+ *         any number. The layout is computed, then checked entry by entry.
+ */
+#include <cpuid.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+#include "stub_defs.h"
+
+
+const char *const zp_sled_names[] = { "fast", "nop" };
+const char *const zp_save_names[] = { "auto", "xsave", "avx512", "avx",
+				      "sse",  "gpr" };
+int zp_sled_max_steps;
+
+/* ---- state-saving variants ---- */
+
+static void xgetbv0(uint64_t *xcr0)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	*xcr0 = ((uint64_t)hi << 32) | lo;
+}
+
+int zp_save_resolve(enum zp_save want, enum zp_save *got, const char **why)
+{
+	unsigned a, b, c, d;
+	uint64_t xcr0 = 0x3; /* x87 + SSE without OSXSAVE */
+	int osxsave;
+
+	__cpuid(1, a, b, c, d);
+	osxsave = !!(c & bit_OSXSAVE);
+	if (osxsave)
+		xgetbv0(&xcr0);
+
+	switch (want) {
+	case ZP_SAVE_AUTO:
+		if ((xcr0 & 0xe6) == 0xe6)
+			*got = ZP_SAVE_AVX512;
+		else if ((xcr0 & 0x6) == 0x6)
+			*got = ZP_SAVE_AVX;
+		else
+			*got = ZP_SAVE_SSE;
+		return 0;
+	case ZP_SAVE_XSAVE:
+		if (!osxsave) {
+			*why = "the OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE)";
+			return -ENOTSUP;
+		}
+		__cpuid_count(0xd, 0, a, b, c, d);
+		if (b > ZP_XSAVE_MAX) {
+			*why = "the XSAVE area is larger than the stub reserves";
+			return -ENOTSUP;
+		}
+		break;
+	case ZP_SAVE_AVX512:
+		if ((xcr0 & 0xe6) != 0xe6) {
+			*why = "AVX-512 state is not enabled in XCR0";
+			return -ENOTSUP;
+		}
+		break;
+	case ZP_SAVE_AVX:
+		if ((xcr0 & 0x6) != 0x6) {
+			*why = "AVX state is not enabled in XCR0";
+			return -ENOTSUP;
+		}
+		if ((xcr0 & 0xe0) == 0xe0)
+			*why = "AVX-512 is enabled: zmm16-31, the upper zmm "
+			       "halves and k0-7 are not saved";
+		break;
+	case ZP_SAVE_SSE:
+		if ((xcr0 & 0x6) == 0x6)
+			*why = "AVX is enabled: upper ymm/zmm halves are not saved";
+		break;
+	case ZP_SAVE_GPR:
+		*why = "vector registers are not saved at all";
+		break;
+	}
+	*got = want;
+	return 0;
+}
+
+void *zp_save_stub(enum zp_save save)
+{
+	switch (save) {
+	case ZP_SAVE_XSAVE:
+		return (void *)zp_stub_xsave;
+	case ZP_SAVE_AVX512:
+		return (void *)zp_stub_avx512;
+	case ZP_SAVE_AVX:
+		return (void *)zp_stub_avx;
+	case ZP_SAVE_SSE:
+		return (void *)zp_stub_sse;
+	default:
+		return (void *)zp_stub_gpr;
+	}
+}
+
+/* ---- mapping ---- */
+
+/* movabs $stub, %r11; jmp *%r11 (r11 is the kernel's to clobber anyway) */
+static void write_far_jump(uint8_t *p, void *stub)
+{
+	uint64_t a = (uint64_t)(uintptr_t)stub;
+
+	p[0] = 0x49; /* movabs $imm64, %r11 */
+	p[1] = 0xbb;
+	memcpy(p + 2, &a, 8);
+	p[10] = 0x41; /* jmp *%r11 */
+	p[11] = 0xff;
+	p[12] = 0xe3;
+}
+
+static void *map_fixed(uintptr_t addr, size_t len)
+{
+	return mmap((void *)addr, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+}
+
+int zp_trampoline_setup(enum zp_sled sled, void *stub)
+{
+	uint8_t *page0, *far = MAP_FAILED;
+	uint32_t disp = 0;
+	uintptr_t far_base = 0;
+	int bad;
+
+	page0 = map_fixed(0, ZP_PAGE);
+	if (page0 == MAP_FAILED)
+		return -errno;
+	if (page0 != NULL) { /* an old kernel ignoring MAP_FIXED_NOREPLACE */
+		munmap(page0, ZP_PAGE);
+		return -EEXIST;
+	}
+
+	/* The far page: the first address whose rel32 from the gates is
+	 * 90 90 90 <prefix> and that nothing occupies yet. */
+	for (size_t k = 0; k < ZP_NPREFIXES && far == MAP_FAILED; k++) {
+		disp = 0x00909090u | (uint32_t)zp_sled_prefixes[ZP_NPREFIXES - 1 - k] << 24;
+		far_base = (ZP_GATE1 + 5 + (uintptr_t)disp) & ~(uintptr_t)(ZP_PAGE - 1);
+		far = map_fixed(far_base, 2 * ZP_PAGE);
+		if (far != MAP_FAILED && (uintptr_t)far != far_base) {
+			munmap(far, 2 * ZP_PAGE);
+			far = MAP_FAILED;
+		}
+	}
+	if (far == MAP_FAILED) {
+		int err = errno;
+		munmap(page0, ZP_PAGE);
+		return -err;
+	}
+
+	zp_sled_fill(page0, sled, disp);
+	write_far_jump((uint8_t *)(ZP_GATE1 + 5 + (uintptr_t)disp), stub);
+	write_far_jump((uint8_t *)(ZP_GATE2 + 5 + (uintptr_t)disp), stub);
+
+	zp_sled_max_steps = zp_sled_check(page0, &bad);
+	if (zp_sled_max_steps < 0 ||
+	    mprotect(page0, ZP_PAGE, PROT_READ | PROT_EXEC) ||
+	    mprotect(far, 2 * ZP_PAGE, PROT_READ | PROT_EXEC)) {
+		munmap(page0, ZP_PAGE);
+		munmap(far, 2 * ZP_PAGE);
+		return zp_sled_max_steps < 0 ? -EPROTO : -errno;
+	}
+	return 0;
+}

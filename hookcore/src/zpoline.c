@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libzpoline.so: the constructor, in three phases - set up the trampoline at
+ * VA 0, rewrite the code, load the hook library - and the state they share
+ * with the stubs. Any failure ends the process with one line on stderr:
+ * running on silently unhooked would poison every measurement.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---- state shared with stub.S ---- */
+__thread unsigned char zp_guard __attribute__((tls_model("initial-exec")));
+__thread unsigned long zp_vfork_ret __attribute__((tls_model("initial-exec")));
+unsigned long zp_bypass_count;
+
+/* Until the hook library is loaded (its loading makes system calls through
+ * the already rewritten ld.so), calls simply go through. */
+static long builtin_pass(const struct zp_syscall *sc)
+{
+	return zp_passthrough(sc);
+}
+zp_hook_fn zp_active_hook = builtin_pass;
+
+static unsigned long bypassed(void)
+{
+	return __atomic_load_n(&zp_bypass_count, __ATOMIC_RELAXED);
+}
+
+/* ---- configuration ---- */
+
+struct config {
+	enum zp_sled sled;
+	enum zp_save save;
+	int verbose, sweep;
+	char **exclude;
+	const char *hook;
+};
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("zpoline: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	_exit(1);
+}
+
+static int pick(const char *var, const char *const *names, int n, int dflt)
+{
+	const char *v = getenv(var);
+	char list[128] = "";
+
+	if (!v || !*v)
+		return dflt;
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(v, names[i]))
+			return i;
+		strcat(list, i ? ", " : "");
+		strcat(list, names[i]);
+	}
+	die("%s='%s' is not one of: %s", var, v, list);
+}
+
+/* ZPOLINE_EXCLUDE: colon-separated absolute paths. Empty fields are
+ * skipped; a relative path is an error (its meaning would change with the
+ * working directory of each exec'd child); a path that does not exist is
+ * reported and ignored. Symlinks are resolved, as /proc/self/maps shows. */
+static char **parse_exclude(int verbose)
+{
+	const char *v = getenv("ZPOLINE_EXCLUDE");
+	char **list, *copy, *save = NULL;
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	copy = strdup(v);
+	list = calloc(strlen(v) / 2 + 2, sizeof(*list));
+	if (!copy || !list)
+		die("out of memory");
+	for (char *f = strtok_r(copy, ":", &save); f; f = strtok_r(NULL, ":", &save)) {
+		if (f[0] != '/')
+			die("ZPOLINE_EXCLUDE: '%s' is not an absolute path", f);
+		char *real = realpath(f, NULL);
+		if (!real) {
+			if (verbose)
+				fprintf(stderr, "zpoline: ZPOLINE_EXCLUDE: '%s': "
+					"%s; ignored\n", f, strerror(errno));
+			continue;
+		}
+		list[n++] = real;
+	}
+	free(copy);
+	return list;
+}
+
+/* ZPOLINE_HOOK: a path, or a short name (null, pass, count, ...) for
+ * zphook-NAME.so beside libzpoline.so; unset means pass. */
+static const char *hook_path(void)
+{
+	static char path[PATH_MAX];
+	const char *v = getenv("ZPOLINE_HOOK");
+	Dl_info self;
+
+	if (v && strchr(v, '/'))
+		return v;
+	if (!dladdr((void *)hook_path, &self) || !self.dli_fname)
+		die("cannot find where libzpoline.so was loaded from");
+	const char *slash = strrchr(self.dli_fname, '/');
+	int dirlen = slash ? (int)(slash - self.dli_fname) : 1;
+	snprintf(path, sizeof(path), "%.*s/zphook-%s.so", dirlen,
+		 slash ? self.dli_fname : ".", v && *v ? v : "pass");
+	return path;
+}
+
+/* ---- the three phases ---- */
+
+static void setup_trampoline(const struct config *c, enum zp_save *save)
+{
+	const char *why = NULL;
+	int err = zp_save_resolve(c->save, save, &why);
+
+	if (err)
+		die("ZPOLINE_SAVE=%s is not possible here: %s",
+		    zp_save_names[c->save], why);
+	if (why && c->verbose)
+		fprintf(stderr, "zpoline: warning: ZPOLINE_SAVE=%s: %s\n",
+			zp_save_names[*save], why);
+
+	err = zp_trampoline_setup(c->sled, zp_save_stub(*save));
+	if (err == -EPERM || err == -EACCES)
+		die("cannot map the trampoline at virtual address 0: %s. "
+		    "Run as root (CAP_SYS_RAWIO) or set "
+		    "'sysctl -w vm.mmap_min_addr=0'", strerror(-err));
+	if (err == -EEXIST)
+		die("cannot map the trampoline: virtual address 0 (or the "
+		    "sled's far entry page) is already mapped");
+	if (err)
+		die("cannot set up the trampoline: %s", strerror(-err));
+}
+
+static void rewrite(const struct config *c, struct zp_rewrite_stats *st)
+{
+	struct zp_rewrite_opts o = {
+		.sweep = c->sweep,
+		.verbose = c->verbose,
+		.exclude = (const char *const *)c->exclude,
+	};
+	int err = zp_rewrite_all(&o, st);
+
+	if (err)
+		die("rewriting the code failed: %s", strerror(-err));
+}
+
+static void load_hook(const char *path, const char *variant)
+{
+	static struct zp_host host = { .abi = ZP_ABI_VERSION,
+				       .mechanism = "zpoline",
+				       .bypassed = bypassed };
+	struct stat sb;
+	void *h;
+	zp_hook_init_fn init;
+	zp_hook_fn fn;
+
+	host.variant = variant;
+	if (stat(path, &sb))
+		die("hook library '%s': %s (ZPOLINE_HOOK)", path, strerror(errno));
+	/* A new link-map namespace: the hook gets its own libc, loaded after
+	 * the rewrite, so its system calls are never hooked. */
+	h = dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		die("cannot load hook library '%s': %s", path, dlerror());
+	init = (zp_hook_init_fn)dlsym(h, "zpoline_hook_init");
+	if (!init)
+		die("hook library '%s' has no zpoline_hook_init: %s", path,
+		    dlerror());
+	fn = init(&host);
+	if (!fn)
+		die("hook library '%s': zpoline_hook_init returned NULL", path);
+	__atomic_store_n(&zp_active_hook, fn, __ATOMIC_RELEASE);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+__attribute__((constructor)) static void zpoline_init(void)
+{
+	static char variant[32];
+	const char *v = getenv("ZPOLINE_VERBOSE");
+	struct config c = {
+		.verbose = v && *v ? atoi(v) : 0,
+		.sled = pick("ZPOLINE_SLED", zp_sled_names, 2, ZP_SLED_FAST),
+		.save = pick("ZPOLINE_SAVE", zp_save_names, 6, ZP_SAVE_AUTO),
+		.sweep = pick("ZPOLINE_REWRITE",
+			      (const char *const[]){ "fast", "sweep" }, 2, 0),
+	};
+	struct zp_rewrite_stats st;
+	enum zp_save save;
+	double t0 = now_ms(), t1, t2;
+
+	c.exclude = parse_exclude(c.verbose);
+	c.hook = hook_path();
+
+	setup_trampoline(&c, &save);
+	snprintf(variant, sizeof(variant), "%s/%s", zp_sled_names[c.sled],
+		 zp_save_names[save]);
+	t1 = now_ms();
+	rewrite(&c, &st);
+	t2 = now_ms();
+	load_hook(c.hook, variant);
+
+	if (c.verbose)
+		fprintf(stderr,
+			"zpoline: pid %d: sled %s (at most %d instructions "
+			"to the gate), save %s; rewrote %u sites in %u "
+			"mappings in %.3f ms; trampoline %.3f ms, hook %s "
+			"loaded in %.3f ms\n",
+			getpid(), zp_sled_names[c.sled], zp_sled_max_steps,
+			zp_save_names[save], st.sites, st.mappings, st.ms,
+			t1 - t0, c.hook, now_ms() - t2);
+}
