@@ -207,6 +207,84 @@ zp_stub_\variant:
 	STUB avx512, 2176
 	STUB xsave, ZP_XSAVE_MAX
 
+/*
+ * Run a special call with the application's registers; r11 = kind, rcx is
+ * free (the kernel clobbers it), [rsp] = return address.
+ *
+ * A child that shares our memory and TLS (vfork, posix_spawn's clone without
+ * CLONE_SETTLS) makes its own hooked calls on our thread's guard byte, and
+ * may exec while it is set. So after the call the guard gets back the value
+ * it had before it: 0 on the hooked path (CLEAR_GUARD=1), left alone on the
+ * bypass path, where it was 1 and stays 1.
+ */
+.macro CLEAR_GUARD_IF clear
+	.if \clear
+	movq	zp_guard@gottpoff(%rip), %r11
+	movb	$0, %fs:(%r11)
+	.endif
+.endm
+
+.macro EXEC_SPECIAL name, clear
+	.p2align 4
+	.type	\name, @function
+\name:
+	cmp	$ZP_KIND_CLONE_STACK, %r11
+	je	.Lclone_stack\@
+	cmp	$ZP_KIND_CLONE3_STACK, %r11
+	je	.Lclone3_stack\@
+	cmp	$ZP_KIND_VFORK, %r11
+	je	.Lvfork\@
+	/* rt_sigreturn: the kernel reads the signal frame at rsp, so the
+	 * return address we were called with must go first. */
+	lea	8(%rsp), %rsp
+	syscall
+	ud2
+
+.Lvfork\@:
+	/* Parent and child share this stack, and the child returns first and
+	 * reuses it: keep the return address in a thread-local slot (the
+	 * child shares it too but leaves it alone) and pop it off the stack,
+	 * as glibc's own vfork does with a register. */
+	movq	zp_vfork_ret@gottpoff(%rip), %r11
+	popq	%fs:(%r11)
+	syscall
+	CLEAR_GUARD_IF \clear
+	movq	zp_vfork_ret@gottpoff(%rip), %r11
+	pushq	%fs:(%r11)
+	ret
+
+.Lclone_stack\@:
+	/* The child starts on newsp (rsi) with nothing on it: give it our
+	 * return address just below newsp, and let both pop it. */
+	mov	(%rsp), %rcx
+	mov	%rcx, -8(%rsi)
+	sub	$8, %rsi
+	syscall
+	CLEAR_GUARD_IF \clear
+	lea	8(%rsi), %rsi		/* both: rsi as the application set it */
+	ret
+
+.Lclone3_stack\@:
+	/* Same, with the stack in struct clone_args (rdi): shrink it by one
+	 * slot for the return address, restore it in the parent only (the
+	 * child shares the memory when CLONE_VM). */
+	mov	CLONE_ARGS_STACK(%rdi), %rcx
+	add	CLONE_ARGS_STACK_SIZE(%rdi), %rcx
+	mov	(%rsp), %r11
+	mov	%r11, -8(%rcx)
+	subq	$8, CLONE_ARGS_STACK_SIZE(%rdi)
+	syscall
+	CLEAR_GUARD_IF \clear
+	test	%rax, %rax
+	jz	1f
+	addq	$8, CLONE_ARGS_STACK_SIZE(%rdi)
+1:	ret
+	.size	\name, .-\name
+.endm
+
+	EXEC_SPECIAL zp_exec_special, 1
+	EXEC_SPECIAL zp_exec_special_bypass, 0
+
 /* Re-entry: the thread is inside the hook already (a signal handler, or the
  * hook calling rewritten code). Run the call as if it had not been
  * rewritten. */
@@ -216,66 +294,9 @@ zp_bypass:
 	lock incq zp_bypass_count(%rip)
 	CLASSIFY
 	test	%r11, %r11
-	jnz	zp_exec_special
+	jnz	zp_exec_special_bypass
 	syscall
 	ret
 	.size	zp_bypass, .-zp_bypass
-
-/*
- * Run a special call with the application's registers; r11 = kind, rcx is
- * free (the kernel clobbers it), [rsp] = return address.
- */
-	.p2align 4
-	.type	zp_exec_special, @function
-zp_exec_special:
-	cmp	$ZP_KIND_CLONE_STACK, %r11
-	je	.Lclone_stack
-	cmp	$ZP_KIND_CLONE3_STACK, %r11
-	je	.Lclone3_stack
-	cmp	$ZP_KIND_VFORK, %r11
-	je	.Lvfork
-	/* rt_sigreturn: the kernel reads the signal frame at rsp, so the
-	 * return address we were called with must go first. */
-	lea	8(%rsp), %rsp
-	syscall
-	ud2
-
-.Lvfork:
-	/* Parent and child share this stack, and the child returns first and
-	 * reuses it: keep the return address in a thread-local slot (the
-	 * child shares it too but leaves it alone) and pop it off the stack,
-	 * as glibc's own vfork does with a register. */
-	movq	zp_vfork_ret@gottpoff(%rip), %r11
-	popq	%fs:(%r11)
-	syscall
-	movq	zp_vfork_ret@gottpoff(%rip), %r11
-	pushq	%fs:(%r11)
-	ret
-
-.Lclone_stack:
-	/* The child starts on newsp (rsi) with nothing on it: give it our
-	 * return address just below newsp, and let both pop it. */
-	mov	(%rsp), %rcx
-	mov	%rcx, -8(%rsi)
-	sub	$8, %rsi
-	syscall
-	lea	8(%rsi), %rsi		/* both: rsi as the application set it */
-	ret
-
-.Lclone3_stack:
-	/* Same, with the stack in struct clone_args (rdi): shrink it by one
-	 * slot for the return address, restore it in the parent only (the
-	 * child shares the memory when ZP_CLONE_VM). */
-	mov	CLONE_ARGS_STACK(%rdi), %rcx
-	add	CLONE_ARGS_STACK_SIZE(%rdi), %rcx
-	mov	(%rsp), %r11
-	mov	%r11, -8(%rcx)
-	subq	$8, CLONE_ARGS_STACK_SIZE(%rdi)
-	syscall
-	test	%rax, %rax
-	jz	1f
-	addq	$8, CLONE_ARGS_STACK_SIZE(%rdi)
-1:	ret
-	.size	zp_exec_special, .-zp_exec_special
 
 	.section .note.GNU-stack,"",@progbits
