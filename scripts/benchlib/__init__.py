@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Stages and shared helpers of scripts/bench (standard library only)."""

@@ -1,0 +1,335 @@
+# SPDX-License-Identifier: MIT
+"""Shared by every stage of scripts/bench: the run set (options, mechanisms,
+results file), machine metadata, statistics and the step runner.
+
+The results file follows results/README.md. It is rewritten atomically
+(temporary file + rename) after every record, so an interrupted run still
+leaves a valid JSON document holding everything measured so far.
+"""
+
+import datetime
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+SCHEMA_VERSION = 1
+
+
+class BenchError(Exception):
+    """One clear line for the user; `code` is the exit status."""
+
+    def __init__(self, msg, code=1):
+        super().__init__(msg)
+        self.code = code
+
+
+# ---- statistics ----------------------------------------------------------
+
+def summarize(samples):
+    """median, mean, stdev and the spread of a list of ns/op samples."""
+    s = sorted(samples)
+    if len(s) >= 2:
+        q1, _, q3 = statistics.quantiles(s, n=4, method="inclusive")
+    else:
+        q1 = q3 = s[0]
+    med = statistics.median(s)
+    mean = statistics.fmean(s)
+    stdev = statistics.stdev(s) if len(s) >= 2 else 0.0
+    return {
+        "median": med,
+        "mean": mean,
+        "stdev": stdev,
+        "cv": stdev / mean if mean else 0.0,
+        "spread": {"min": s[0], "max": s[-1], "q1": q1, "q3": q3,
+                   "iqr": q3 - q1},
+    }
+
+
+# ---- machine metadata ----------------------------------------------------
+
+def _read(path, default=None):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def _cmd(args, cwd=None):
+    try:
+        r = subprocess.run(args, cwd=cwd, capture_output=True, text=True,
+                           timeout=20)
+        return r.stdout.strip() if r.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _cpu_model():
+    for line in (_read("/proc/cpuinfo", "") or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def _compiler(build):
+    """The C compiler meson configured for this build dir (what built the
+    benchmarks), else whatever `cc` is."""
+    try:
+        with open(os.path.join(build, "meson-info", "intro-compilers.json")) as f:
+            c = json.load(f)["host"]["c"]
+        return {"id": c.get("id"), "version": c.get("version"),
+                "full_version": c.get("full_version"),
+                "exelist": c.get("exelist")}
+    except (OSError, KeyError, ValueError):
+        v = _cmd(["cc", "--version"])
+        return {"id": None, "version": None,
+                "full_version": v.splitlines()[0] if v else None,
+                "exelist": ["cc"]}
+
+
+def _buildtype(build):
+    try:
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
+            for o in json.load(f):
+                if o.get("name") == "buildtype":
+                    return o.get("value")
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def default_cpu():
+    """The CPU the benchmarks pin to: the last one we may run on (the
+    microbenchmarks' own default, chosen the same way)."""
+    return max(os.sched_getaffinity(0))
+
+
+def machine_context(build, srcdir, cpu):
+    vdir = "/sys/devices/system/cpu/vulnerabilities"
+    try:
+        vulns = {n: _read(os.path.join(vdir, n)) for n in sorted(os.listdir(vdir))}
+    except OSError:
+        vulns = {}
+    mmap_min = _read("/proc/sys/vm/mmap_min_addr")
+    aslr = _read("/proc/sys/kernel/randomize_va_space")
+    gov = _read(f"/sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_governor")
+    status = _cmd(["git", "status", "--porcelain", "--untracked-files=no"],
+                  cwd=srcdir)
+    now = datetime.datetime.now().astimezone()
+    u = os.uname()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "date": now.isoformat(timespec="seconds"),
+        "hostname": socket.gethostname(),
+        "kernel_release": u.release,
+        "kernel_version": u.version,
+        "machine": u.machine,
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_used": cpu,
+        "cpu_scaling_governor": gov,
+        "clocksource": _read(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+        "vulnerabilities": vulns,
+        "mmap_min_addr": int(mmap_min) if mmap_min is not None else None,
+        "aslr": int(aslr) if aslr is not None else None,
+        "loadavg_start": os.getloadavg()[0],
+        "compiler": _compiler(build),
+        "buildtype": _buildtype(build),
+        "git_commit": _cmd(["git", "rev-parse", "HEAD"], cwd=srcdir),
+        "git_dirty": bool(status) if status is not None else None,
+        "python": platform.python_version(),
+    }
+
+
+def machine_warnings(ctx):
+    """Conditions that spoil numbers (google/benchmark prints the same kind)."""
+    w = []
+    if ctx["loadavg_start"] > 0.5:
+        w.append(f"load average {ctx['loadavg_start']:.2f} at start: other "
+                 "work is running, expect noise (compare medians and ratios)")
+    gov = ctx["cpu_scaling_governor"]
+    if gov and gov != "performance":
+        w.append(f"CPU frequency scaling governor is '{gov}', not "
+                 "'performance'")
+    if ctx["clocksource"] not in (None, "tsc", "kvm-clock", "hyperv_clocksource_tsc_page"):
+        w.append(f"clocksource '{ctx['clocksource']}' may not be served by the "
+                 "vDSO: clock_gettime would be a syscall (and hooked)")
+    return w
+
+
+# ---- the results file ----------------------------------------------------
+
+class Results:
+    """One JSON document per run set, rewritten atomically on every change."""
+
+    def __init__(self, path, context, options):
+        self.path = path
+        self.doc = {
+            "schema_version": SCHEMA_VERSION,
+            "context": context,
+            "options": options,
+            "mechanisms": [],
+            "records": [],
+            "skipped": [],
+            "failures": [],
+            "complete": False,
+            "interrupted": False,
+            "duration_s": 0.0,
+        }
+        self.t0 = time.monotonic()
+
+    def save(self):
+        self.doc["duration_s"] = round(time.monotonic() - self.t0, 3)
+        self.doc["context"]["loadavg_end"] = os.getloadavg()[0]
+        tmp = f"{self.path}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(self.doc, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, self.path)
+
+    def add(self, key, item):
+        self.doc[key].append(item)
+        self.save()
+
+
+# ---- the mechanisms ------------------------------------------------------
+
+class Mechanism:
+    def __init__(self, name, supported, note):
+        self.name = name
+        self.supported = supported
+        self.note = note
+        family, _, variant = name.partition("-")
+        self.family = family
+        self.variant = variant or None
+
+    def to_json(self):
+        return {"name": self.name, "supported": self.supported,
+                "note": self.note}
+
+
+def list_mechanisms(build):
+    """(runner path or None, [Mechanism]) from `zpbench-run --list`.
+
+    Until the runner exists, none (plain exec) and the zpoline variants
+    (LD_PRELOAD of libzpoline.so) run without it and every other mechanism
+    is listed as unsupported, saying why."""
+    runner = os.path.join(build, "mechanisms", "zpbench-run")
+    if os.access(runner, os.X_OK):
+        try:
+            r = subprocess.run([runner, "--list"], capture_output=True,
+                               text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise BenchError(f"bench: {runner} --list failed: {e}")
+        if r.returncode != 0:
+            raise BenchError(f"bench: {runner} --list exited {r.returncode}: "
+                             f"{r.stderr.strip()[:300]}")
+        mechs = []
+        for line in r.stdout.splitlines():
+            f = line.split(None, 2)
+            if len(f) >= 2 and f[1] in ("yes", "no"):
+                mechs.append(Mechanism(f[0], f[1] == "yes",
+                                       f[2].strip() if len(f) > 2 else ""))
+        if not mechs:
+            raise BenchError(f"bench: {runner} --list printed no mechanisms")
+        return runner, mechs
+    why = f"{runner} is not built (runner fallback: only none and zpoline*)"
+    lib = os.path.join(build, "hookcore", "libzpoline.so")
+    zp = os.path.exists(lib)
+    zpwhy = "LD_PRELOAD=libzpoline.so (runner fallback)" if zp else \
+        f"{lib} is not built"
+    mechs = [Mechanism("none", True, "exec (runner fallback)")]
+    for n in ("preload", "ptrace", "ptrace-seccomp", "seccomp", "sud"):
+        mechs.append(Mechanism(n, False, why))
+    for n in ("zpoline", "zpoline-nop", "zpoline-xsave", "zpoline-gpr"):
+        mechs.append(Mechanism(n, zp, zpwhy))
+    return None, mechs
+
+
+_FALLBACK_ENV = {
+    "zpoline": {},
+    "zpoline-nop": {"ZPOLINE_SLED": "nop"},
+    "zpoline-xsave": {"ZPOLINE_SAVE": "xsave"},
+    "zpoline-gpr": {"ZPOLINE_SAVE": "gpr"},
+}
+
+
+def mech_command(rs, mech, hook, argv):
+    """(argv, extra env) running argv under mech with hook."""
+    if rs.runner:
+        cmd = [rs.runner, f"--mech={mech.name}"]
+        if mech.name != "none":
+            cmd.append(f"--hook={hook}")
+        return cmd + ["--"] + argv, {}
+    if mech.name == "none":
+        return argv, {}
+    env = dict(_FALLBACK_ENV[mech.name])
+    env["LD_PRELOAD"] = os.path.join(rs.build, "hookcore", "libzpoline.so")
+    env["ZPOLINE_HOOK"] = hook
+    return argv, env
+
+
+# ---- running one step ----------------------------------------------------
+
+class StepFailed(Exception):
+    pass
+
+
+def run_child(argv, env_extra, timeout):
+    """Runs argv in its own process group (so that a ptrace tracer and its
+    tracee are killed together) and returns its stdout. Raises StepFailed
+    with the tail of stderr, or KeyboardInterrupt after killing it."""
+    env = dict(os.environ)
+    env.update(env_extra)
+    try:
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    except OSError as e:
+        raise StepFailed(f"cannot run {argv[0]}: {e}")
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except BaseException as e:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.communicate()
+        if isinstance(e, subprocess.TimeoutExpired):
+            raise StepFailed(f"timed out after {timeout} s")
+        raise
+    if p.returncode != 0:
+        tail = " | ".join(err.strip().splitlines()[-3:])
+        how = (f"killed by signal {-p.returncode}" if p.returncode < 0
+               else f"exit status {p.returncode}")
+        raise StepFailed(f"{how}: {tail}" if tail else how)
+    return out
+
+
+def fmt_ns(x):
+    if x is None:
+        return "-"
+    if x >= 100000:
+        return f"{x / 1000:.0f}k"
+    if x >= 100:
+        return f"{x:.0f}"
+    return f"{x:.1f}"
+
+
+def fmt_elapsed(s):
+    return f"{int(s) // 60}:{int(s) % 60:02d}"
+
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+def warn(msg):
+    print(msg, file=sys.stderr, flush=True)

@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: MIT
+"""The microbenchmark stage: every case in microbench/ under every
+mechanism x hook, one step per (case, mechanism, hook)."""
+
+import json
+import os
+
+from .common import (StepFailed, fmt_ns, log, mech_command, run_child,
+                     summarize)
+
+STAGE = "micro"
+
+
+class Case:
+    def __init__(self, prog, null_nrs, what, no_null=None):
+        self.prog = prog
+        self.null_nrs = null_nrs  # ZPOLINE_NULL for the null hook
+        self.what = what
+        self.no_null = no_null    # why the null hook is not run, if it is not
+
+
+# The numbers each case's null hook answers: exactly the measured calls, so
+# that null isolates the mechanism's own round trip on the same call site.
+CASES = {
+    "getpid": Case("mb-getpid", "39", "raw `syscall` in the binary"),
+    "getpid-libc": Case("mb-getpid-libc", "39", "glibc getpid()"),
+    "read": Case("mb-read", "0", "read 1 B from /dev/zero"),
+    "write": Case("mb-write", "1", "write 1 B to /dev/null"),
+    "pread": Case("mb-pread", "17", "pread 4 KiB from a tmpfs file"),
+    "openat": Case("mb-openat", "257,3", "openat + close of a tmpfs file"),
+    "pipe": Case("mb-pipe", None, "pipe round trip between two threads",
+                 no_null="a null hook would answer the blocking reads "
+                         "themselves: nothing left to measure"),
+    "sled": Case("mb-sled", None, "the same raw call at many syscall numbers"),
+}
+
+# Sled sweeps. 335 and 336 are uretprobe/uprobe since Linux 6.11/6.16 (335
+# kills a caller outside a uprobe trampoline), so the unused range is 337-423.
+SLED_NRS = {
+    "quick": "0,39,423",
+    "default": "0,1,3,39,102,110,186,337,380,423",
+    "full": "0,1,3,5,8,39,102,104,107,108,110,111,186,337-423:4,423",
+}
+
+
+def sled_null_set(nrs):
+    """ZPOLINE_NULL for a sweep: the same list without the :step parts."""
+    return ",".join(part.split(":")[0] for part in nrs.split(","))
+
+
+def null_nrs(case, rs):
+    return sled_null_set(rs.sled_nrs) if case == "sled" else CASES[case].null_nrs
+
+
+class MicroStep:
+    def __init__(self, case, mech, hook):
+        self.case = case
+        self.mech = mech
+        self.hook = hook
+        self.label = f"{case:<11} {mech.name:<14} {hook:<5}"
+
+    def key(self):
+        return {"stage": STAGE, "case": self.case, "mechanism": self.mech.name,
+                "hook": self.hook}
+
+    def run(self, rs):
+        c = CASES[self.case]
+        prog = os.path.join(rs.build, "microbench", c.prog)
+        argv = [prog, "--cpu", str(rs.cpu), "--reps", str(rs.reps),
+                "--min-ms", str(rs.min_ms)]
+        if self.case == "sled":
+            argv += ["--nrs", rs.sled_nrs]
+        hook = None if self.mech.name == "none" else self.hook
+        cmd, env = mech_command(rs, self.mech, hook, argv)
+        if hook == "null":
+            env["ZPOLINE_NULL"] = null_nrs(self.case, rs)
+        out = run_child(cmd, env, rs.step_timeout)
+        try:
+            doc = json.loads(out)
+            points = doc["points"]
+            unit = doc["unit"]
+        except (ValueError, KeyError, TypeError):
+            raise StepFailed(f"output is not the expected JSON: {out[:200]!r}")
+        medians = []
+        for p in points:
+            stats = summarize(p["samples"])
+            base = rs.baseline.get((STAGE, self.case, _key(p["args"])))
+            vs_none = None
+            # a null hook keeps the call out of the kernel: its median is the
+            # mechanism's own round trip, not an overhead over none
+            if base is not None and self.hook not in ("none", "null"):
+                vs_none = {"overhead_ns": stats["median"] - base,
+                           "ratio": stats["median"] / base if base else None}
+            rec = {
+                "stage": STAGE,
+                "case": self.case,
+                "args": p["args"],
+                "mechanism": self.mech.name,
+                "family": self.mech.family,
+                "variant": self.mech.variant,
+                "hook": self.hook,
+                "unit": unit,
+                "samples": p["samples"],
+                "repetitions": len(p["samples"]),
+                "iterations": p["iterations"],
+                **stats,
+                "vs_none": vs_none,
+                "syscalls_per_op": doc["syscalls_per_op"],
+                "result": p["result"],
+                "null_nrs": env.get("ZPOLINE_NULL"),
+                "cpu": doc["cpu"],
+                "command": cmd,
+                "env": env,
+            }
+            if self.mech.name == "none":
+                rs.baseline[(STAGE, self.case, _key(p["args"]))] = stats["median"]
+            rs.results.add("records", rec)
+            medians.append(stats["median"])
+        if len(medians) == 1:
+            return f"{fmt_ns(medians[0])} ns/op"
+        return f"{len(medians)} points, {fmt_ns(min(medians))}-" \
+               f"{fmt_ns(max(medians))} ns/op"
+
+
+def _key(args):
+    return json.dumps(args, sort_keys=True)
+
+
+def plan(rs):
+    """The steps of this stage, and the (case, mechanism, hook) left out."""
+    steps, skipped = [], []
+    for case in rs.cases:
+        for mech in rs.mechs:
+            hooks = ["none"] if mech.name == "none" else rs.hooks
+            for hook in hooks:
+                if hook == "null" and CASES[case].no_null:
+                    skipped.append({"stage": STAGE, "case": case,
+                                    "mechanism": mech.name, "hook": hook,
+                                    "reason": CASES[case].no_null})
+                    continue
+                steps.append(MicroStep(case, mech, hook))
+    return steps, skipped
+
+
+def _row(rec):
+    sp = rec["spread"]
+    vs = rec["vs_none"]
+    over = f"{vs['overhead_ns']:+.0f}" if vs else "-"
+    ratio = f"x{vs['ratio']:.2f}" if vs and vs["ratio"] is not None else "-"
+    return (f"{rec['case']:<11} {rec['mechanism']:<14} {rec['hook']:<5} "
+            f"{fmt_ns(rec['median']):>8} {fmt_ns(sp['min']):>8}-"
+            f"{fmt_ns(sp['max']):<8} {fmt_ns(sp['iqr']):>7} "
+            f"{over:>9} {ratio:>8}")
+
+
+def report(records):
+    """Prints the table: one row per (case, mechanism, hook); the sled sweep
+    as a matrix of medians by syscall number."""
+    recs = [r for r in records if r["stage"] == STAGE]
+    plain = [r for r in recs if r["case"] != "sled"]
+    if plain:
+        log(f"{'case':<11} {'mechanism':<14} {'hook':<5} {'median':>8} "
+            f"{'min-max':^17} {'IQR':>7} {'+ns/none':>9} {'x none':>8}"
+            "   (ns/op)")
+        last = None
+        for r in plain:
+            if last and last != r["case"]:
+                log()
+            last = r["case"]
+            log(_row(r))
+        if any(r["hook"] == "null" for r in plain):
+            log("(null: the hook answers the call itself, so the median is the "
+                "mechanism's own round trip)")
+    sled = [r for r in recs if r["case"] == "sled"]
+    if sled:
+        nrs = sorted({r["args"]["nr"] for r in sled})
+        rows = {}
+        for r in sled:
+            rows.setdefault((r["mechanism"], r["hook"]), {})[r["args"]["nr"]] = r
+        log()
+        log("sled sweep: median ns/op by syscall number")
+        log(f"{'mechanism':<14} {'hook':<5} " + " ".join(f"{n:>6}" for n in nrs))
+        for (mech, hook), by_nr in rows.items():
+            cells = [fmt_ns(by_nr[n]["median"]) if n in by_nr else "-"
+                     for n in nrs]
+            log(f"{mech:<14} {hook:<5} " + " ".join(f"{c:>6}" for c in cells))
