@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include "zphooks.h"
 
+/* Built with -mgeneral-regs-only, and zph_run calls no libc: see zphooks.h. */
+const unsigned long zpoline_hook_flags = ZP_HOOK_GPR_ONLY;
+
 static unsigned long (*host_bypassed)(void);
 
 static long hook(const struct zp_syscall *sc)

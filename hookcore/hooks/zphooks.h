@@ -4,7 +4,8 @@
  * every mechanism so that "the same hook work" is literally the same code.
  * Everything here issues its system calls with zp_syscall6() and never calls
  * libc after zph_init(), because under seccomp or SUD a libc call from the
- * handler would trap again.
+ * handler would trap again; and it is compiled with -mgeneral-regs-only, so
+ * the hook path provably leaves vector state alone (ZP_HOOK_GPR_ONLY).
  */
 #ifndef ZPHOOKS_H
 #define ZPHOOKS_H

@@ -45,6 +45,8 @@ int zp_save_resolve(enum zp_save want, enum zp_save *got, const char **why);
 void *zp_save_stub(enum zp_save save);
 /* Maps the sled at VA 0 and its far entry page, R-X. -errno on failure. */
 int zp_trampoline_setup(enum zp_sled sled, void *stub);
+/* Points the trampoline at another stub (before any other thread runs). */
+int zp_trampoline_set_stub(void *stub);
 /* sled.c: fills a 4 KiB page image with the sled bytes (tests use it too). */
 void zp_sled_fill(uint8_t *page, enum zp_sled sled, uint32_t gate_disp);
 /* Walks every entry 0..ZP_TRAMP_MAX_NR of a page image as the CPU would

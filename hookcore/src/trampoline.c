@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 #include "stub_defs.h"
@@ -140,12 +141,30 @@ static void *map_fixed(uintptr_t addr, size_t len)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 }
 
+static uint8_t *far_page;
+static uint32_t far_disp;
+
+/* Both far entries jump to `stub`; the page is R-X again afterwards. Raw
+ * mprotect: once libc is rewritten, its mprotect goes through this very
+ * page, which is not executable in between. */
+int zp_trampoline_set_stub(void *stub)
+{
+	long err = zp_raw(SYS_mprotect, (long)far_page, 2 * ZP_PAGE,
+			  PROT_READ | PROT_WRITE);
+	if (err)
+		return (int)err;
+	write_far_jump((uint8_t *)(ZP_GATE1 + 5 + (uintptr_t)far_disp), stub);
+	write_far_jump((uint8_t *)(ZP_GATE2 + 5 + (uintptr_t)far_disp), stub);
+	return (int)zp_raw(SYS_mprotect, (long)far_page, 2 * ZP_PAGE,
+			   PROT_READ | PROT_EXEC);
+}
+
 int zp_trampoline_setup(enum zp_sled sled, void *stub)
 {
 	uint8_t *page0, *far = MAP_FAILED;
 	uint32_t disp = 0;
 	uintptr_t far_base = 0;
-	int bad;
+	int bad, err = 0;
 
 	page0 = map_fixed(0, ZP_PAGE);
 	if (page0 == MAP_FAILED)
@@ -173,16 +192,15 @@ int zp_trampoline_setup(enum zp_sled sled, void *stub)
 	}
 
 	zp_sled_fill(page0, sled, disp);
-	write_far_jump((uint8_t *)(ZP_GATE1 + 5 + (uintptr_t)disp), stub);
-	write_far_jump((uint8_t *)(ZP_GATE2 + 5 + (uintptr_t)disp), stub);
-
+	far_page = far;
+	far_disp = disp;
 	zp_sled_max_steps = zp_sled_check(page0, &bad);
 	if (zp_sled_max_steps < 0 ||
 	    mprotect(page0, ZP_PAGE, PROT_READ | PROT_EXEC) ||
-	    mprotect(far, 2 * ZP_PAGE, PROT_READ | PROT_EXEC)) {
+	    (err = zp_trampoline_set_stub(stub))) {
 		munmap(page0, ZP_PAGE);
 		munmap(far, 2 * ZP_PAGE);
-		return zp_sled_max_steps < 0 ? -EPROTO : -errno;
+		return zp_sled_max_steps < 0 ? -EPROTO : err ? err : -errno;
 	}
 	return 0;
 }

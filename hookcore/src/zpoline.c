@@ -164,7 +164,10 @@ static void rewrite(const struct config *c, struct zp_rewrite_stats *st)
 		die("rewriting the code failed: %s", strerror(-err));
 }
 
-static void load_hook(const char *path, const char *variant)
+/* Loads the hook library; returns its zpoline_hook_flags (0 if none). The
+ * hook is installed by the caller once the stub is final. */
+static unsigned long load_hook(const char *path, const char *variant,
+			       zp_hook_fn *hook)
 {
 	static struct zp_host host = { .abi = ZP_ABI_VERSION,
 				       .mechanism = "zpoline",
@@ -172,7 +175,7 @@ static void load_hook(const char *path, const char *variant)
 	struct stat sb;
 	void *h;
 	zp_hook_init_fn init;
-	zp_hook_fn fn;
+	const unsigned long *flags;
 
 	host.variant = variant;
 	if (stat(path, &sb))
@@ -186,10 +189,11 @@ static void load_hook(const char *path, const char *variant)
 	if (!init)
 		die("hook library '%s' has no zpoline_hook_init: %s", path,
 		    dlerror());
-	fn = init(&host);
-	if (!fn)
+	flags = dlsym(h, "zpoline_hook_flags");
+	*hook = init(&host);
+	if (!*hook)
 		die("hook library '%s': zpoline_hook_init returned NULL", path);
-	__atomic_store_n(&zp_active_hook, fn, __ATOMIC_RELEASE);
+	return flags ? *flags : 0;
 }
 
 static double now_ms(void)
@@ -201,7 +205,7 @@ static double now_ms(void)
 
 __attribute__((constructor)) static void zpoline_init(void)
 {
-	static char variant[32];
+	static char variant[48];
 	const char *v = getenv("ZPOLINE_VERBOSE");
 	struct config c = {
 		.verbose = v && *v ? atoi(v) : 0,
@@ -212,18 +216,31 @@ __attribute__((constructor)) static void zpoline_init(void)
 	};
 	struct zp_rewrite_stats st;
 	enum zp_save save;
+	zp_hook_fn hook;
+	unsigned long flags;
 	double t0 = now_ms(), t1, t2;
 
 	c.exclude = parse_exclude(c.verbose);
 	c.hook = hook_path();
 
 	setup_trampoline(&c, &save);
-	snprintf(variant, sizeof(variant), "%s/%s", zp_sled_names[c.sled],
-		 zp_save_names[save]);
 	t1 = now_ms();
 	rewrite(&c, &st);
 	t2 = now_ms();
-	load_hook(c.hook, variant);
+	/* The variant the hook is told is final unless the hook turns out to
+	 * be GPR-only, which only `auto` takes advantage of. */
+	snprintf(variant, sizeof(variant), "%s/%s", zp_sled_names[c.sled],
+		 zp_save_names[save]);
+	flags = load_hook(c.hook, variant, &hook);
+	if (c.save == ZP_SAVE_AUTO && (flags & ZP_HOOK_GPR_ONLY)) {
+		save = ZP_SAVE_GPR;
+		snprintf(variant, sizeof(variant), "%s/gpr (GPR-only hook)",
+			 zp_sled_names[c.sled]);
+		int err = zp_trampoline_set_stub(zp_save_stub(save));
+		if (err)
+			die("cannot update the trampoline: %s", strerror(-err));
+	}
+	__atomic_store_n(&zp_active_hook, hook, __ATOMIC_RELEASE);
 
 	if (c.verbose)
 		fprintf(stderr,
@@ -232,6 +249,6 @@ __attribute__((constructor)) static void zpoline_init(void)
 			"mappings in %.3f ms; trampoline %.3f ms, hook %s "
 			"loaded in %.3f ms\n",
 			getpid(), zp_sled_names[c.sled], zp_sled_max_steps,
-			zp_save_names[save], st.sites, st.mappings, st.ms,
+			variant, st.sites, st.mappings, st.ms,
 			t1 - t0, c.hook, now_ms() - t2);
 }
