@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: MIT
+"""A quick bench run writes a results file whose every field matches
+results/README.md; bad filters and an unwritable directory fail cleanly."""
+
+import re
+import statistics
+
+from benchtest import BENCH, Run, fail, mechanisms
+
+import subprocess
+
+NUM = (int, float)
+
+
+def check(cond, what):
+    if not cond:
+        fail(what)
+
+
+def check_type(obj, key, types, where, nullable=False):
+    check(key in obj, f"{where}: missing '{key}'")
+    v = obj[key]
+    if v is None and nullable:
+        return v
+    check(isinstance(v, types) and not (types is NUM and isinstance(v, bool)),
+          f"{where}: '{key}' = {v!r} is not {types}")
+    return v
+
+
+def check_context(ctx):
+    w = "context"
+    check(check_type(ctx, "schema_version", int, w) == 1, "context schema 1")
+    check(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$",
+                   check_type(ctx, "date", str, w)), "context.date ISO 8601")
+    for k in ("hostname", "kernel_release", "kernel_version", "machine",
+              "cpu_model", "clocksource", "python"):
+        check_type(ctx, k, str, w)
+    check_type(ctx, "cpu_count", int, w)
+    check_type(ctx, "cpu_used", int, w)
+    check_type(ctx, "cpu_scaling_governor", str, w, nullable=True)
+    vul = check_type(ctx, "vulnerabilities", dict, w)
+    check(len(vul) > 0 and all(isinstance(v, str) for v in vul.values()),
+          f"context.vulnerabilities: {vul}")
+    check_type(ctx, "mmap_min_addr", int, w)
+    check_type(ctx, "aslr", int, w)
+    check_type(ctx, "loadavg_start", NUM, w)
+    check_type(ctx, "loadavg_end", NUM, w)
+    comp = check_type(ctx, "compiler", dict, w)
+    for k in ("id", "version", "full_version", "exelist"):
+        check(k in comp, f"context.compiler.{k} missing")
+    check(comp["full_version"], "context.compiler.full_version empty")
+    check_type(ctx, "buildtype", str, w, nullable=True)
+    check(re.match(r"[0-9a-f]{40}$", check_type(ctx, "git_commit", str, w)),
+          "context.git_commit is a commit id")
+    check_type(ctx, "git_dirty", bool, w, nullable=True)
+
+
+def check_record(r, doc, i):
+    w = f"records[{i}]"
+    opts = doc["options"]
+    check(check_type(r, "stage", str, w) == "micro", f"{w}.stage")
+    case = check_type(r, "case", str, w)
+    check(case in opts["cases"], f"{w}.case {case} not asked for")
+    args = check_type(r, "args", dict, w)
+    mech = check_type(r, "mechanism", str, w)
+    known = {m["name"]: m for m in doc["mechanisms"]}
+    check(mech in known and known[mech]["supported"], f"{w}.mechanism {mech}")
+    fam = check_type(r, "family", str, w)
+    var = check_type(r, "variant", str, w, nullable=True)
+    check(mech == (f"{fam}-{var}" if var else fam), f"{w}: family/variant")
+    hook = check_type(r, "hook", str, w)
+    check(hook == "none" if mech == "none" else hook in opts["hooks"],
+          f"{w}.hook {hook} under {mech}")
+    check(check_type(r, "unit", str, w) == "ns/op", f"{w}.unit")
+    s = check_type(r, "samples", list, w)
+    check(all(isinstance(x, NUM) and x > 0 for x in s), f"{w}.samples {s}")
+    check(check_type(r, "repetitions", int, w) == len(s) == opts["reps"] >= 5,
+          f"{w}: {len(s)} samples, reps {opts['reps']}")
+    check(check_type(r, "iterations", int, w) >= 1, f"{w}.iterations")
+    med = check_type(r, "median", NUM, w)
+    check(abs(med - statistics.median(s)) < 1e-6, f"{w}.median {med}")
+    check(abs(check_type(r, "mean", NUM, w) - statistics.fmean(s)) < 1e-6,
+          f"{w}.mean")
+    check_type(r, "stdev", NUM, w)
+    check_type(r, "cv", NUM, w)
+    sp = check_type(r, "spread", dict, w)
+    for k in ("min", "max", "q1", "q3", "iqr"):
+        check_type(sp, k, NUM, f"{w}.spread")
+    check(sp["min"] == min(s) and sp["max"] == max(s), f"{w}.spread min/max")
+    check(sp["min"] <= sp["q1"] <= med <= sp["q3"] <= sp["max"] and
+          abs(sp["iqr"] - (sp["q3"] - sp["q1"])) < 1e-6, f"{w}.spread {sp}")
+    vs = check_type(r, "vs_none", dict, w, nullable=True)
+    has_base = any(x["mechanism"] == "none" and x["case"] == case
+                   and x["args"] == args for x in doc["records"])
+    if hook in ("pass", "count") and has_base:
+        check(vs is not None, f"{w}.vs_none missing with a none baseline")
+    if vs is not None:
+        check_type(vs, "overhead_ns", NUM, f"{w}.vs_none")
+        check_type(vs, "ratio", NUM, f"{w}.vs_none")
+    check(check_type(r, "syscalls_per_op", int, w) >= 1, f"{w}.syscalls_per_op")
+    res = check_type(r, "result", int, w)
+    nn = check_type(r, "null_nrs", str, w, nullable=True)
+    check((nn is not None) == (hook == "null"), f"{w}.null_nrs {nn} for {hook}")
+    if case == "sled":
+        nr = args.get("nr")
+        check(isinstance(nr, int), f"{w}.args.nr {args}")
+        if hook == "null" and family_hooks_everything(fam):
+            check(res == -38, f"{w}: nr {nr} under null returned {res}")
+    else:
+        check(args == {}, f"{w}.args {args}")
+    check(check_type(r, "cpu", int, w) == doc["context"]["cpu_used"], f"{w}.cpu")
+    cmd = check_type(r, "command", list, w)
+    check(cmd and all(isinstance(a, str) for a in cmd), f"{w}.command")
+    env = check_type(r, "env", dict, w)
+    check(nn is None or env.get("ZPOLINE_NULL") == nn, f"{w}.env")
+
+
+def family_hooks_everything(fam):
+    # preload only wraps libc functions; the sweep's raw syscall escapes it
+    return fam != "preload"
+
+
+def main():
+    # bad filters: one line naming the valid choices, exit 2
+    for opt, bad, what in (("--cases", "getpid,nosuch", "valid cases: getpid"),
+                           ("--mechs", "nosuch", "valid mechanisms: none"),
+                           ("--hooks", "nosuch", "valid hooks: null")):
+        r = subprocess.run([BENCH, opt, bad, "--quick"], capture_output=True,
+                           text=True, timeout=120)
+        check(r.returncode == 2 and what in r.stderr and "nosuch" in r.stderr
+              and not r.stdout.strip(),
+              f"{opt} {bad}: exit {r.returncode}, stderr {r.stderr!r}")
+    # unwritable results directory: error before any step runs
+    r = subprocess.run([BENCH, "--quick", "--out", "/dev/null/results"],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 1 and "cannot write results in /dev/null/results"
+          in r.stderr and "[1/" not in r.stdout,
+          f"unwritable dir: exit {r.returncode}, {r.stdout!r} {r.stderr!r}")
+
+    mechs = mechanisms()
+    run = Run("--quick", "--cases", "getpid,pipe,sled", "--hooks", "null,pass")
+    check(run.r.returncode == 0, f"bench exited {run.r.returncode}")
+    doc = run.doc()
+    check_type(doc, "schema_version", int, "doc")
+    check_context(doc["context"])
+    opts = check_type(doc, "options", dict, "doc")
+    for k, t in (("cases", list), ("hooks", list), ("reps", int),
+                 ("min_ms", int), ("sled_nrs", str), ("full", bool),
+                 ("quick", bool), ("build", str), ("mechanisms", list),
+                 ("argv", list)):
+        check_type(opts, k, t, "options")
+    check_type(opts, "runner", str, "options", nullable=True)
+    ms = check_type(doc, "mechanisms", list, "doc")
+    check([m["name"] for m in ms] == list(mechs), f"mechanisms {ms}")
+    for m in ms:
+        check(isinstance(m["supported"], bool) and isinstance(m["note"], str),
+              f"mechanism entry {m}")
+    for key in ("skipped", "failures"):
+        for i, s in enumerate(check_type(doc, key, list, "doc")):
+            for k in ("stage", "case", "mechanism", "hook"):
+                check_type(s, k, str, f"{key}[{i}]", nullable=True)
+            check(s["reason"], f"{key}[{i}] has no reason")
+    check(doc["failures"] == [], f"failures: {doc['failures']}")
+    # every unsupported mechanism is skipped visibly, with its reason
+    for name, (ok, note) in mechs.items():
+        if not ok:
+            check(any(s["mechanism"] == name and s["case"] is None
+                      for s in doc["skipped"]), f"{name} not in skipped")
+            check(f"skip mechanism {name}: {note}" in run.r.stdout,
+                  f"no visible skip line for {name}")
+    check(any(s["case"] == "pipe" and s["hook"] == "null"
+              for s in doc["skipped"]), "pipe x null not in skipped")
+    check(doc["complete"] is True and doc["interrupted"] is False,
+          "complete/interrupted")
+    check_type(doc, "duration_s", NUM, "doc")
+    recs = check_type(doc, "records", list, "doc")
+    for i, r in enumerate(recs):
+        check_record(r, doc, i)
+    # the whole matrix is there: each supported mechanism x hook x case
+    sled_nrs = {int(x) for x in opts["sled_nrs"].split(",")}
+    for name, (ok, _) in mechs.items():
+        if not ok:
+            continue
+        for case in ("getpid", "pipe", "sled"):
+            hooks = ["none"] if name == "none" else \
+                ["pass"] if case == "pipe" else ["null", "pass"]
+            for hook in hooks:
+                got = [r for r in recs if r["mechanism"] == name and
+                       r["case"] == case and r["hook"] == hook]
+                want = len(sled_nrs) if case == "sled" else 1
+                check(len(got) == want, f"{case} {name} {hook}: "
+                      f"{len(got)} records, want {want}")
+                if case == "sled":
+                    check({r["args"]["nr"] for r in got} == sled_nrs,
+                          f"sled {name} {hook} numbers")
+    for word in ("median", "+ns/none", "x none", "sled sweep", "results:"):
+        check(word in run.r.stdout, f"table lacks '{word}'")
+    run.cleanup()
+    print(f"ok: {len(recs)} records checked")
+
+
+if __name__ == "__main__":
+    main()
