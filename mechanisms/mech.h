@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mech.h - the mechanism table of zpbench-run.
+ *
+ * A mechanism is one source file that defines one or more `struct zpm_mech`
+ * and one line in the table in runner.c. run() starts ctx->argv under the
+ * mechanism, waits for it and returns the runner's exit status (see
+ * zpm_wait_child() for the conventions).
+ */
+#ifndef ZPBENCH_MECH_H
+#define ZPBENCH_MECH_H
+
+#include <sys/types.h>
+#include "zphooks.h"
+
+struct zpm_ctx {
+	enum zph_kind kind;	/* null, pass or count */
+	const char *hook;	/* its name */
+	const char *stats;	/* --stats PATH, or NULL */
+	char **argv;		/* the command, NULL-terminated */
+	const char *path;	/* argv[0] resolved through PATH */
+	const char *bindir;	/* directory of the zpbench-run executable */
+};
+
+struct zpm_mech {
+	const char *name;
+	const char *desc;
+	/* NULL if usable on this machine, else one line saying why not. */
+	const char *(*supported)(const struct zpm_mech *m, const char *bindir);
+	int (*run)(const struct zpm_mech *m, const struct zpm_ctx *ctx);
+	const void *priv;	/* per-variant data */
+};
+
+extern const struct zpm_mech zpm_none, zpm_preload, zpm_ptrace,
+	zpm_ptrace_seccomp, zpm_seccomp, zpm_sud, zpm_zpoline,
+	zpm_zpoline_nop, zpm_zpoline_xsave, zpm_zpoline_gpr;
+
+/* "<bindir>/<rel>" in a static buffer; NULL if it does not exist. */
+const char *zpm_file(const char *bindir, const char *rel, char *buf,
+		     size_t size);
+
+/* Prepend `lib` to LD_PRELOAD in the environment (for the child). */
+int zpm_preload_env(const char *lib);
+
+/*
+ * fork + (child) setup(arg) + execv(path, argv); then wait. Returns the
+ * status the runner should exit with: the child's exit code, or 128+sig
+ * after one line on stderr if a signal killed it.
+ */
+int zpm_spawn_wait(const struct zpm_ctx *ctx, void (*setup)(void *), void *arg);
+
+/* Turn a wait status of the target into the runner's exit status. */
+int zpm_exit_status(const struct zpm_ctx *ctx, int status);
+
+/* Exit code for a failed exec, after one line on stderr (126/127). */
+int zpm_exec_failed(const char *path, int err);
+
+#endif
