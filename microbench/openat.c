@@ -8,7 +8,9 @@ static char path[64];
 static void setup(void *ctx)
 {
 	(void)ctx;
-	close(mb_tmpfs_file(path, 4096));
+	int fd = mb_tmpfs_file(path, 4096);
+
+	close_range(fd, fd, 0);
 }
 
 static long loop(void *ctx, long iters)
