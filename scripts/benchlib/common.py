@@ -279,7 +279,14 @@ def mech_command(rs, mech, hook, argv):
 # ---- running one step ----------------------------------------------------
 
 class StepFailed(Exception):
-    pass
+    def __init__(self, msg, status=None):
+        super().__init__(msg)
+        self.status = status  # exit status, when the child exited
+
+
+class StepSkipped(Exception):
+    """The step cannot measure anything meaningful here; the message says
+    why (recorded under "skipped", not as a failure)."""
 
 
 def run_child(argv, env_extra, timeout):
@@ -309,7 +316,7 @@ def run_child(argv, env_extra, timeout):
         tail = " | ".join(err.strip().splitlines()[-3:])
         how = (f"killed by signal {-p.returncode}" if p.returncode < 0
                else f"exit status {p.returncode}")
-        raise StepFailed(f"{how}: {tail}" if tail else how)
+        raise StepFailed(f"{how}: {tail}" if tail else how, p.returncode)
     return out
 
 
