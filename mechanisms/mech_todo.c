@@ -13,4 +13,3 @@ static int run(const struct zpm_mech *m, const struct zpm_ctx *c)
 }
 const struct zpm_mech zpm_preload = { "preload", "LD_PRELOAD libc wrappers", todo, run, NULL };
 const struct zpm_mech zpm_seccomp = { "seccomp", "seccomp RET_TRAP + SIGSYS", todo, run, NULL };
-const struct zpm_mech zpm_sud = { "sud", "syscall user dispatch", todo, run, NULL };

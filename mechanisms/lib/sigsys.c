@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SIGSYS handler of the seccomp and sud mechanisms (see sigsys.h).
+ *
+ * Everything here runs inside a signal handler that interrupted arbitrary
+ * application code, and any system call made from outside the exempt range
+ * would trap again: so no libc, only zp_syscall6() (inlined here, hence in
+ * the exempt range) and plain memory accesses.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <ucontext.h>
+#include <linux/sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "sigsys.h"
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_ON 1
+#endif
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1
+#endif
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2
+#endif
+
+#define SIGSYS_BIT (1UL << (SIGSYS - 1))
+#define UNBLOCKABLE (SIGSYS_BIT | (1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1)))
+
+/* The kernel's struct sigaction on x86-64 (not glibc's). */
+struct ksigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	unsigned long mask;
+};
+
+/* Where clone stubs find what the handler changed (see sigsys_stubs.S). */
+struct clone_slot {
+	unsigned long ret, r9, rdi, rsi;
+	unsigned char args[256]; /* clone3: our copy of struct clone_args */
+};
+#define NSLOTS 64
+
+static enum zph_kind hook_kind;
+static long (*exec_replacement)(const struct zp_syscall *sc);
+static struct ksigaction app_sigsys; /* what the app asked for SIGSYS */
+static struct clone_slot slots[NSLOTS];
+static unsigned slot_next;
+
+static long sys(long nr, long a0, long a1, long a2, long a3, long a4)
+{
+	return zp_syscall6(nr, a0, a1, a2, a3, a4, 0);
+}
+
+long zpm_sud_arm(void)
+{
+	return sys(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
+		   (long)zpm_sud_start, (long)zpm_sud_len,
+		   (long)&zpm_sud_selector);
+}
+
+/*
+ * For the calls the mechanism executes itself (or emulates): let the hook
+ * observe them (count) and say whether null wants them answered -ENOSYS.
+ */
+static int observe(struct zp_syscall *sc)
+{
+	sc->flags |= ZP_SC_STUB_RUNS;
+	zph_run(hook_kind, sc, NULL);
+	sc->flags &= ~ZP_SC_STUB_RUNS;
+	return hook_kind == ZPH_NULL && zph_null_selected(sc->nr);
+}
+
+/*
+ * rt_sigprocmask inside the handler would be undone by our rt_sigreturn,
+ * which restores uc_sigmask: emulate it on uc_sigmask instead. SIGSYS is
+ * never blocked: the kernel would kill the process on the next trap.
+ */
+static long emulate_sigprocmask(ucontext_t *uc, const struct zp_syscall *sc)
+{
+	unsigned long *cur = (unsigned long *)&uc->uc_sigmask, set = 0;
+	const unsigned long *nset = (const unsigned long *)sc->args[1];
+	unsigned long *oset = (unsigned long *)sc->args[2];
+
+	if (sc->args[3] != 8)
+		return -EINVAL;
+	if (nset) {
+		set = *nset; /* read before oset is written: they may alias */
+		if (sc->args[0] != SIG_BLOCK && sc->args[0] != SIG_UNBLOCK &&
+		    sc->args[0] != SIG_SETMASK)
+			return -EINVAL;
+	}
+	if (oset)
+		*oset = *cur;
+	if (!nset)
+		return 0;
+	if (sc->args[0] == SIG_BLOCK)
+		*cur |= set;
+	else if (sc->args[0] == SIG_UNBLOCK)
+		*cur &= ~set;
+	else
+		*cur = set;
+	*cur &= ~UNBLOCKABLE;
+	return 0;
+}
+
+/* SIGSYS stays ours; any other action loses SIGSYS from its mask. */
+static long do_sigaction(struct zp_syscall *sc)
+{
+	const struct ksigaction *act = (const void *)sc->args[1];
+	struct ksigaction *oact = (void *)sc->args[2], copy;
+
+	if (sc->args[0] == SIGSYS) {
+		if (sc->args[3] != 8)
+			return -EINVAL;
+		if (oact)
+			*oact = app_sigsys;
+		if (act)
+			app_sigsys = *act;
+		return 0;
+	}
+	if (act) {
+		copy = *act;
+		copy.mask &= ~SIGSYS_BIT;
+		sc->args[1] = (long)&copy;
+	}
+	return zph_run(hook_kind, sc, NULL);
+}
+
+/* Calls that install a temporary mask while they wait: drop SIGSYS. */
+static long masked_wait(struct zp_syscall *sc, int arg)
+{
+	unsigned long copy;
+	struct { const unsigned long *set; unsigned long len; } *ps, pscopy;
+
+	if (sc->nr == SYS_pselect6) {
+		ps = (void *)sc->args[5];
+		if (ps && ps->set) {
+			copy = *ps->set & ~SIGSYS_BIT;
+			pscopy.set = &copy;
+			pscopy.len = ps->len;
+			sc->args[5] = (long)&pscopy;
+		}
+	} else if (sc->args[arg]) {
+		copy = *(const unsigned long *)sc->args[arg] & ~SIGSYS_BIT;
+		sc->args[arg] = (long)&copy;
+	}
+	return zph_run(hook_kind, sc, NULL);
+}
+
+/*
+ * clone with a new stack and vfork-like clones cannot return through the
+ * handler (see sigsys_stubs.S): after the hook has seen them, send the
+ * thread to a stub that issues them with the application's registers.
+ */
+static void clone_via_stub(greg_t *g, struct zp_syscall *sc, unsigned long top)
+{
+	struct clone_slot *s = &slots[__atomic_fetch_add(&slot_next, 1,
+							 __ATOMIC_RELAXED) %
+				      NSLOTS];
+
+	s->ret = g[REG_RIP];
+	s->r9 = g[REG_R9];
+	s->rdi = g[REG_RDI];
+	s->rsi = g[REG_RSI];
+	if (top) {
+		unsigned long *sp = (unsigned long *)(top & ~7UL) - 4;
+
+		sp[0] = s->rdi;
+		sp[1] = s->rsi;
+		sp[2] = s->r9;
+		sp[3] = s->ret;
+		if (sc->nr == SYS_clone3) {
+			struct clone_args *ca = (void *)s->args;
+
+			memcpy(s->args, (void *)sc->args[0], sc->args[1]);
+			ca->stack_size = (unsigned long)sp - ca->stack;
+			g[REG_RDI] = (long)ca;
+		} else {
+			g[REG_RSI] = (long)sp;
+		}
+		g[REG_RIP] = (long)zpm_clone_newstack;
+	} else {
+		g[REG_RIP] = (long)zpm_clone_samestack;
+	}
+	g[REG_R9] = (long)s;
+}
+
+/* The fork-like clones run here; a SUD child must turn SUD back on. */
+static long fork_here(struct zp_syscall *sc)
+{
+	long ret = zph_run(hook_kind, sc, NULL);
+
+	if (ret == 0) {
+		if (sc->nr == SYS_clone3 && hook_kind == ZPH_COUNT)
+			zph_count_reset(); /* zph_run only knows fork/clone */
+		if (zpm_sud_rearm)
+			zpm_sud_arm();
+	}
+	return ret;
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	greg_t *g = uc->uc_mcontext.gregs;
+	struct zp_syscall sc = {
+		.nr = g[REG_RAX],
+		.args = { g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10],
+			  g[REG_R8], g[REG_R9] },
+		.site = (uintptr_t)g[REG_RIP] - 2,
+	};
+	long ret;
+
+	(void)sig;
+	if (si->si_code != SYS_SECCOMP && si->si_code != SYS_USER_DISPATCH)
+		return; /* a SIGSYS someone sent: the app may not handle it */
+
+	switch (sc.nr) {
+	case SYS_rt_sigreturn:
+		/* Re-issue it from the exempt range on the app's frame. */
+		observe(&sc);
+		g[REG_RIP] = (long)zpm_sigreturn_stub;
+		return;
+	case SYS_rt_sigprocmask:
+		ret = observe(&sc) ? -ENOSYS : emulate_sigprocmask(uc, &sc);
+		break;
+	case SYS_rt_sigaction:
+		ret = do_sigaction(&sc);
+		break;
+	case SYS_rt_sigsuspend:
+		ret = masked_wait(&sc, 0);
+		break;
+	case SYS_ppoll:
+		ret = masked_wait(&sc, 3);
+		break;
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+		ret = masked_wait(&sc, 4);
+		break;
+	case SYS_pselect6:
+		ret = masked_wait(&sc, 5);
+		break;
+	case SYS_vfork:
+		if (observe(&sc)) {
+			ret = -ENOSYS;
+			break;
+		}
+		clone_via_stub(g, &sc, 0);
+		return;
+	case SYS_clone:
+		if (!sc.args[1] && !(sc.args[0] & CLONE_VM)) {
+			ret = fork_here(&sc);
+			break;
+		}
+		if (observe(&sc)) {
+			ret = -ENOSYS;
+			break;
+		}
+		clone_via_stub(g, &sc, (unsigned long)sc.args[1]);
+		return;
+	case SYS_clone3: {
+		const struct clone_args *ca = (const void *)sc.args[0];
+
+		if (!ca || sc.args[1] < 64 /* CLONE_ARGS_SIZE_VER0 */ ||
+		    sc.args[1] > (long)sizeof(slots[0].args)) {
+			ret = zph_run(hook_kind, &sc, NULL); /* kernel says why */
+			break;
+		}
+		if (!ca->stack && !(ca->flags & CLONE_VM)) {
+			ret = fork_here(&sc);
+			break;
+		}
+		if (observe(&sc)) {
+			ret = -ENOSYS;
+			break;
+		}
+		clone_via_stub(g, &sc,
+			       ca->stack ? ca->stack + ca->stack_size : 0);
+		return;
+	}
+	case SYS_fork:
+		ret = fork_here(&sc);
+		break;
+	case SYS_execve:
+	case SYS_execveat:
+		if (exec_replacement) {
+			ret = observe(&sc) ? -ENOSYS : exec_replacement(&sc);
+			break;
+		}
+		ret = zph_run(hook_kind, &sc, NULL);
+		break;
+	default:
+		ret = zph_run(hook_kind, &sc, NULL);
+	}
+	g[REG_RAX] = ret;
+}
+
+int zpm_sigsys_install(enum zph_kind kind,
+		       long (*exec_hook)(const struct zp_syscall *sc))
+{
+	/* No sa_mask and SA_NODEFER: inside the handler the mask is the
+	 * application's, so a blocking call we run for it is interrupted by
+	 * exactly the signals that would interrupt it unhooked, and a
+	 * trapped call in a nested signal handler gets its SIGSYS. */
+	struct ksigaction sa = {
+		.handler = (void *)on_sigsys,
+		.flags = SA_SIGINFO | SA_NODEFER | SA_RESTORER,
+		.restorer = (void *)zpm_sigreturn_stub,
+		.mask = 0,
+	};
+
+	hook_kind = kind;
+	exec_replacement = exec_hook;
+	return (int)sys(SYS_rt_sigaction, SIGSYS, (long)&sa, 0, 8, 0);
+}
