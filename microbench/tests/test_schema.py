@@ -74,9 +74,13 @@ def check_record(r, doc, i):
     check(check_type(r, "unit", str, w) == "ns/op", f"{w}.unit")
     s = check_type(r, "samples", list, w)
     check(all(isinstance(x, NUM) and x > 0 for x in s), f"{w}.samples {s}")
-    check(check_type(r, "repetitions", int, w) == len(s) == opts["reps"] >= 5,
-          f"{w}: {len(s)} samples, reps {opts['reps']}")
-    check(check_type(r, "iterations", int, w) >= 1, f"{w}.iterations")
+    rounds = check_type(r, "rounds", int, w)
+    check(check_type(r, "repetitions", int, w) == len(s) ==
+          opts["reps"] * opts["rounds"] >= 5 and rounds == opts["rounds"],
+          f"{w}: {len(s)} samples, reps {opts['reps']} x {rounds} rounds")
+    it = check_type(r, "iterations", list, w)
+    check(len(it) == rounds and all(isinstance(n, int) and n >= 1 for n in it),
+          f"{w}.iterations {it}")
     med = check_type(r, "median", NUM, w)
     check(abs(med - statistics.median(s)) < 1e-6, f"{w}.median {med}")
     check(abs(check_type(r, "mean", NUM, w) - statistics.fmean(s)) < 1e-6,
@@ -138,13 +142,15 @@ def main():
           f"unwritable dir: exit {r.returncode}, {r.stdout!r} {r.stderr!r}")
 
     mechs = mechanisms()
-    run = Run("--quick", "--cases", "getpid,pipe,sled", "--hooks", "null,pass")
+    run = Run("--quick", "--rounds", "2", "--cases", "getpid,pipe,sled",
+              "--hooks", "null,pass")
     check(run.r.returncode == 0, f"bench exited {run.r.returncode}")
     doc = run.doc()
     check_type(doc, "schema_version", int, "doc")
     check_context(doc["context"])
     opts = check_type(doc, "options", dict, "doc")
     for k, t in (("cases", list), ("hooks", list), ("reps", int),
+                 ("rounds", int),
                  ("min_ms", int), ("sled_nrs", str), ("full", bool),
                  ("quick", bool), ("build", str), ("mechanisms", list),
                  ("argv", list)):

@@ -53,17 +53,28 @@ def null_nrs(case, rs):
 
 
 class MicroStep:
-    def __init__(self, case, mech, hook):
+    """One run of one case under one mechanism and hook. With several
+    rounds, the whole matrix runs once per round and each round's samples
+    join the same record: a burst of load from elsewhere then hits a few
+    samples of every configuration instead of all samples of one."""
+
+    def __init__(self, case, mech, hook, rnd, rounds):
         self.case = case
         self.mech = mech
         self.hook = hook
+        self.round = rnd
         self.label = f"{case:<11} {mech.name:<14} {hook:<5}"
+        if rounds > 1:
+            self.label += f" r{rnd}/{rounds}"
 
     def key(self):
         return {"stage": STAGE, "case": self.case, "mechanism": self.mech.name,
                 "hook": self.hook}
 
     def run(self, rs):
+        k = (self.case, self.mech.name, self.hook)
+        if k in rs.micro_dead:
+            raise StepSkipped(rs.micro_dead[k])
         c = CASES[self.case]
         prog = os.path.join(rs.build, "microbench", c.prog)
         argv = [prog, "--cpu", str(rs.cpu), "--reps", str(rs.reps),
@@ -82,10 +93,11 @@ class MicroStep:
             # loading needs read/pread/openat/close for real
             if hook == "null" and e.status == 127 and \
                     "while loading shared libraries" in str(e):
-                raise StepSkipped(
+                rs.micro_dead[k] = (
                     f"the {self.mech.name} null hook is active while the "
                     f"dynamic loader runs, and answering "
                     f"{env['ZPOLINE_NULL']} itself breaks loading ({e})")
+                raise StepSkipped(rs.micro_dead[k])
             raise
         try:
             doc = json.loads(out)
@@ -93,41 +105,46 @@ class MicroStep:
             unit = doc["unit"]
         except (ValueError, KeyError, TypeError):
             raise StepFailed(f"output is not the expected JSON: {out[:200]!r}")
+        records = rs.results.doc["records"]
         medians = []
         for p in points:
-            stats = summarize(p["samples"])
-            base = rs.baseline.get((STAGE, self.case, _key(p["args"])))
-            vs_none = None
-            # a null hook keeps the call out of the kernel: its median is the
-            # mechanism's own round trip, not an overhead over none
-            if base is not None and self.hook not in ("none", "null"):
-                vs_none = {"overhead_ns": stats["median"] - base,
-                           "ratio": stats["median"] / base if base else None}
-            rec = {
-                "stage": STAGE,
-                "case": self.case,
-                "args": p["args"],
-                "mechanism": self.mech.name,
-                "family": self.mech.family,
-                "variant": self.mech.variant,
-                "hook": self.hook,
-                "unit": unit,
-                "samples": p["samples"],
-                "repetitions": len(p["samples"]),
-                "iterations": p["iterations"],
-                **stats,
-                "vs_none": vs_none,
+            rk = k + (_key(p["args"]),)
+            i = rs.micro_index.get(rk)
+            if i is None:
+                rs.micro_index[rk] = len(records)
+                records.append({
+                    "stage": STAGE,
+                    "case": self.case,
+                    "args": p["args"],
+                    "mechanism": self.mech.name,
+                    "family": self.mech.family,
+                    "variant": self.mech.variant,
+                    "hook": self.hook,
+                    "unit": unit,
+                    "samples": [],
+                    "repetitions": 0,
+                    "rounds": 0,
+                    "iterations": [],
+                })
+                i = len(records) - 1
+            rec = records[i]
+            rec["samples"] += p["samples"]
+            rec["repetitions"] = len(rec["samples"])
+            rec["rounds"] += 1
+            rec["iterations"].append(p["iterations"])
+            rec.update(summarize(rec["samples"]))
+            rec.update({
+                "vs_none": None,
                 "syscalls_per_op": doc["syscalls_per_op"],
                 "result": p["result"],
                 "null_nrs": env.get("ZPOLINE_NULL"),
                 "cpu": doc["cpu"],
                 "command": cmd,
                 "env": env,
-            }
-            if self.mech.name == "none":
-                rs.baseline[(STAGE, self.case, _key(p["args"]))] = stats["median"]
-            rs.results.add("records", rec)
-            medians.append(stats["median"])
+            })
+            medians.append(summarize(p["samples"])["median"])
+        _refresh_vs_none(records)
+        rs.results.save()
         if len(medians) == 1:
             return f"{fmt_ns(medians[0])} ns/op"
         return f"{len(medians)} points, {fmt_ns(min(medians))}-" \
@@ -138,19 +155,39 @@ def _key(args):
     return json.dumps(args, sort_keys=True)
 
 
+def _refresh_vs_none(records):
+    """vs_none of every record from the current medians of `none`. A null
+    hook keeps the call out of the kernel: its median is the mechanism's
+    own round trip, not an overhead, so it gets none."""
+    base = {(r["case"], _key(r["args"])): r["median"] for r in records
+            if r["stage"] == STAGE and r["mechanism"] == "none"}
+    for r in records:
+        b = base.get((r["case"], _key(r["args"])))
+        if r["stage"] != STAGE or r["hook"] in ("none", "null") or b is None:
+            r["vs_none"] = None
+        else:
+            r["vs_none"] = {"overhead_ns": r["median"] - b,
+                            "ratio": r["median"] / b if b else None}
+
+
 def plan(rs):
     """The steps of this stage, and the (case, mechanism, hook) left out."""
+    rs.micro_index = {}  # (case, mech, hook, args) -> index in records
+    rs.micro_dead = {}   # (case, mech, hook) -> why later rounds skip it
     steps, skipped = [], []
-    for case in rs.cases:
-        for mech in rs.mechs:
-            hooks = ["none"] if mech.name == "none" else rs.hooks
-            for hook in hooks:
-                if hook == "null" and CASES[case].no_null:
-                    skipped.append({"stage": STAGE, "case": case,
-                                    "mechanism": mech.name, "hook": hook,
-                                    "reason": CASES[case].no_null})
-                    continue
-                steps.append(MicroStep(case, mech, hook))
+    for rnd in range(1, rs.rounds + 1):
+        for case in rs.cases:
+            for mech in rs.mechs:
+                hooks = ["none"] if mech.name == "none" else rs.hooks
+                for hook in hooks:
+                    if hook == "null" and CASES[case].no_null:
+                        if rnd == 1:
+                            skipped.append({
+                                "stage": STAGE, "case": case,
+                                "mechanism": mech.name, "hook": hook,
+                                "reason": CASES[case].no_null})
+                        continue
+                    steps.append(MicroStep(case, mech, hook, rnd, rs.rounds))
     return steps, skipped
 
 
