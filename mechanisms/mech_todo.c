@@ -12,4 +12,3 @@ static int run(const struct zpm_mech *m, const struct zpm_ctx *c)
 	return 3;
 }
 const struct zpm_mech zpm_preload = { "preload", "LD_PRELOAD libc wrappers", todo, run, NULL };
-const struct zpm_mech zpm_seccomp = { "seccomp", "seccomp RET_TRAP + SIGSYS", todo, run, NULL };

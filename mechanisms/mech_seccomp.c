@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * seccomp: SECCOMP_RET_TRAP filter + SIGSYS handler, in-process. The
+ * runtime is the static helper zpmech-seccomp (lib/seccomp_exec.c says why
+ * it is a loader and not an LD_PRELOAD library); the runner just execs it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/seccomp.h>
+
+#include "mech.h"
+
+#define HELPER "zpmech-seccomp"
+
+static const char *seccomp_supported(const struct zpm_mech *m,
+				     const char *bindir)
+{
+	char buf[PATH_MAX];
+	unsigned action = SECCOMP_RET_TRAP;
+
+	(void)m;
+	if (!zpm_file(bindir, HELPER, buf, sizeof(buf)))
+		return HELPER " not found beside the runner";
+	if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action))
+		return "the kernel has no seccomp filter with SECCOMP_RET_TRAP";
+	return NULL;
+}
+
+static int seccomp_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
+{
+	char helper[PATH_MAX], hook[64], *stats = NULL, *nul = NULL;
+	const char *null_env = getenv("ZPOLINE_NULL");
+	struct zpm_ctx c = *ctx;
+	char **argv;
+	int n = 0, i = 0, ret;
+
+	(void)m;
+	if (!zpm_file(ctx->bindir, HELPER, helper, sizeof(helper)))
+		return 3;
+	while (ctx->argv[n])
+		n++;
+	argv = calloc((size_t)n + 8, sizeof(*argv));
+	if (!argv)
+		return 2;
+	snprintf(hook, sizeof(hook), "--hook=%s", ctx->hook);
+	argv[i++] = helper;
+	argv[i++] = hook;
+	if (ctx->stats && asprintf(&stats, "--stats=%s", ctx->stats) > 0)
+		argv[i++] = stats;
+	if (null_env && *null_env && asprintf(&nul, "--null=%s", null_env) > 0)
+		argv[i++] = nul;
+	argv[i++] = "--";
+	argv[i++] = (char *)ctx->path;
+	for (int j = 0; j < n; j++)
+		argv[i++] = ctx->argv[j];
+	c.path = helper;
+	c.argv = argv;
+	ret = zpm_spawn_wait(&c, NULL, NULL);
+	free(stats);
+	free(nul);
+	free(argv);
+	return ret;
+}
+
+const struct zpm_mech zpm_seccomp = {
+	.name = "seccomp",
+	.desc = "seccomp-BPF SECCOMP_RET_TRAP + SIGSYS handler, in-process "
+		"(static loader zpmech-seccomp)",
+	.supported = seccomp_supported,
+	.run = seccomp_run,
+};
