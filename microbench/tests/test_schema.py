@@ -50,8 +50,9 @@ def check_context(ctx):
         check(k in comp, f"context.compiler.{k} missing")
     check(comp["full_version"], "context.compiler.full_version empty")
     check_type(ctx, "buildtype", str, w, nullable=True)
-    check(re.match(r"[0-9a-f]{40}$", check_type(ctx, "git_commit", str, w)),
-          "context.git_commit is a commit id")
+    commit = check_type(ctx, "git_commit", str, w, nullable=True)
+    check(commit is None or re.match(r"[0-9a-f]{40}$", commit),
+          f"context.git_commit {commit} is not a commit id")
     check_type(ctx, "git_dirty", bool, w, nullable=True)
 
 
