@@ -17,7 +17,7 @@
 
 static long n;
 
-static void *loop(void *arg)
+static void *loop(void *arg __attribute__((unused)))
 {
 	long r = 0;
 

@@ -1,0 +1,14 @@
+# Shared by the mechanism tests: $RUN = zpbench-run, $GP = getpids.
+RUN=$1
+GP=$2
+TMP=$(mktemp -d /tmp/zpbench-mech-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+fail=0
+
+# Mechanisms this machine supports (the first two --list columns).
+supported() { "$RUN" --list | awk '$2 == "yes" { print $1 }'; }
+
+# Sum of one syscall number's counts over all JSON lines of a stats file.
+count_of() { grep -o "\"$1\":[0-9]*" "$2" | awk -F: '{ s += $2 } END { print s + 0 }'; }
+
+bad() { echo "FAIL: $*"; fail=1; }
