@@ -61,11 +61,23 @@ struct zp_rewrite_opts {
 	int sweep;		 /* 1: full linear sweep (the reference) */
 	int verbose;
 	const char *const *exclude; /* NULL-terminated canonical paths */
+	const char *cache_dir;	 /* NULL: no site cache */
 };
 struct zp_rewrite_stats {
-	unsigned mappings, sites;
+	unsigned mappings, sites, cached, rejected;
 	double ms;
 };
+
+/* sitecache.c: sites of a mapped file, remembered across processes */
+struct zp_map_id {
+	const char *path;
+	unsigned long inode, offset, length;
+};
+const char *zp_cache_dir(void);
+int zp_cache_load(const char *dir, const struct zp_map_id *id, uint32_t **sites,
+		  size_t *n);
+int zp_cache_store(const char *dir, const struct zp_map_id *id,
+		   const uintptr_t *sites, size_t n, uintptr_t start);
 int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st);
 
 /* Raw system call from libzpoline's own (never rewritten) text. */

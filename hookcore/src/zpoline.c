@@ -157,6 +157,7 @@ static void rewrite(const struct config *c, struct zp_rewrite_stats *st)
 		.sweep = c->sweep,
 		.verbose = c->verbose,
 		.exclude = (const char *const *)c->exclude,
+		.cache_dir = c->sweep ? NULL : zp_cache_dir(),
 	};
 	int err = zp_rewrite_all(&o, st);
 
@@ -246,9 +247,11 @@ __attribute__((constructor)) static void zpoline_init(void)
 		fprintf(stderr,
 			"zpoline: pid %d: sled %s (at most %d instructions "
 			"to the gate), save %s; rewrote %u sites in %u "
-			"mappings in %.3f ms; trampoline %.3f ms, hook %s "
+			"mappings (%u from the site cache, %u cache entries "
+			"rejected) in %.3f ms; trampoline %.3f ms, hook %s "
 			"loaded in %.3f ms\n",
 			getpid(), zp_sled_names[c.sled], zp_sled_max_steps,
-			variant, st.sites, st.mappings, st.ms,
+			variant, st.sites, st.mappings, st.cached, st.rejected,
+			st.ms,
 			t1 - t0, c.hook, now_ms() - t2);
 }
