@@ -425,6 +425,13 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 				m->path, m->start, m->end, m->end - m->start,
 				method, r.insns,
 				r.candidates, r.fallback, r.sites, now_ms() - t);
+		if (o->verbose > 2) { /* per-site file offsets, for the coverage harness */
+			fprintf(stderr, "zpoline: map %s [%lx-%lx] offset 0x%lx\n",
+				m->path, m->start, m->end, m->offset);
+			for (size_t k = before; k < all.n; k++)
+				fprintf(stderr, "zpoline: site %s+0x%lx\n", m->path,
+					m->offset + (all.v[k] - m->start));
+		}
 	}
 	double tp = now_ms();
 	err = patch(&all, maps, owner);
