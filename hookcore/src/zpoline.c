@@ -41,7 +41,7 @@ static unsigned long bypassed(void)
 struct config {
 	enum zp_sled sled;
 	enum zp_save save;
-	int verbose, sweep;
+	int verbose, sweep, vdso;
 	char **exclude;
 	const char *hook;
 };
@@ -106,8 +106,10 @@ static char **parse_exclude(int verbose)
 	return list;
 }
 
-/* ZPOLINE_HOOK: a path, or a short name (null, pass, count, ...) for
- * zphook-NAME.so beside libzpoline.so; unset means pass. */
+/* ZPOLINE_HOOK: a path, or a short name (null, pass, count, trace, ...) for
+ * zphook-NAME.so beside libzpoline.so; unset means trace, the strace-like
+ * tracer (hookcore/tracer/tracer.c), as a user who preloads the library
+ * without choosing a hook most likely wants to see what it catches. */
 static const char *hook_path(void)
 {
 	static char path[PATH_MAX];
@@ -121,7 +123,7 @@ static const char *hook_path(void)
 	const char *slash = strrchr(self.dli_fname, '/');
 	int dirlen = slash ? (int)(slash - self.dli_fname) : 1;
 	snprintf(path, sizeof(path), "%.*s/zphook-%s.so", dirlen,
-		 slash ? self.dli_fname : ".", v && *v ? v : "pass");
+		 slash ? self.dli_fname : ".", v && *v ? v : "trace");
 	return path;
 }
 
@@ -214,6 +216,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 		.save = pick("ZPOLINE_SAVE", zp_save_names, 6, ZP_SAVE_AUTO),
 		.sweep = pick("ZPOLINE_REWRITE",
 			      (const char *const[]){ "fast", "sweep" }, 2, 0),
+		.vdso = pick("ZPOLINE_VDSO", (const char *const[]){ "0", "1" }, 2, 0),
 	};
 	struct zp_rewrite_stats st;
 	enum zp_save save;
@@ -227,6 +230,15 @@ __attribute__((constructor)) static void zpoline_init(void)
 	setup_trampoline(&c, &save);
 	t1 = now_ms();
 	rewrite(&c, &st);
+	if (c.vdso) {
+		unsigned n;
+		int err = zp_vdso_hook(&n);
+		if (err)
+			die("ZPOLINE_VDSO=1: cannot hook the vDSO: %s", strerror(-err));
+		if (c.verbose)
+			fprintf(stderr, "zpoline: %u vDSO functions now reach the "
+				"hook\n", n);
+	}
 	t2 = now_ms();
 	/* The variant the hook is told is final unless the hook turns out to
 	 * be GPR-only, which only `auto` takes advantage of. */
