@@ -80,6 +80,10 @@ int zp_cache_store(const char *dir, const struct zp_map_id *id,
 		   const uintptr_t *sites, size_t n, uintptr_t start);
 int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st);
 
+/* vdso.c: route the vDSO's functions through the trampoline; sets how many
+ * were hooked. -errno if the vDSO cannot be found or patched. */
+int zp_vdso_hook(unsigned *hooked);
+
 /* Raw system call from libzpoline's own (never rewritten) text. */
 static inline long zp_raw(long nr, long a0, long a1, long a2)
 {
