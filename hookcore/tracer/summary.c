@@ -32,7 +32,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "out.h"
+#include "zpout.h"
 #include "zpoline.h"
 #include "zpsys.h"
 

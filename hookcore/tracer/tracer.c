@@ -33,7 +33,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
-#include "out.h"
+#include "zpout.h"
 #include "zpoline.h"
 #include "zpsys.h"
 

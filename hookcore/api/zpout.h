@@ -6,8 +6,8 @@
  * one write(2) each, so lines from different threads or processes sharing
  * a file (O_APPEND) never interleave.
  */
-#ifndef ZP_OUT_H
-#define ZP_OUT_H
+#ifndef ZPOUT_H
+#define ZPOUT_H
 
 #include <errno.h>
 #include <fcntl.h>
