@@ -25,7 +25,8 @@
  * Rules:
  * - Every entry returns what the system call returns: the result, or a
  *   negative errno (-ENOENT), exactly as the kernel does; never -1/errno.
- * - An entry left NULL runs the real call (the default passthrough).
+ * - An entry left NULL runs the real call (the default passthrough), or
+ *   goes to `other` if that is set.
  * - zp_default_NAME(...) performs the real call NAME; call it from your
  *   entry to pass through, possibly with changed arguments.
  * - `other` receives every number without a typed entry set here (or
