@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""The coverage harness behind scripts/coverage (see coverage/README.md)."""

@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: MIT
+"""Dynamic coverage: each corpus program under ptrace `count` (the truth:
+every system call that reached the kernel) and under each other mechanism's
+`count`; coverage = hooked / truth, in total and per syscall number.
+
+Counting. The runner's count hook writes one JSON line per process image;
+a run's counts are the sum over the process tree. Per number, the hooked
+calls that match the truth are min(hooked, truth): a mechanism cannot make
+up for missing one number by counting more of another, and counts above
+the truth (run-to-run variation, or a mechanism counting calls of its own
+machinery) are reported apart as `extra`.
+
+What each side sees of the machinery (normalisation):
+ - the runner's own fork/exec: no side counts it (the ptrace count starts
+   once the command's first execve has completed, like the in-process
+   mechanisms, which only exist from then on);
+ - the in-process machinery (zpoline's trampoline and rewriting, the hook
+   library's dlmopen, the SIGSYS runtimes' setup, writing the counts) runs
+   with un-hooked instructions and is not counted by the mechanism; the
+   truth run has no such machinery at all, so neither side counts it;
+ - the start-up window: everything the dynamic loader does before the
+   constructors of LD_PRELOAD libraries run (mapping the libraries,
+   relocation, TLS set-up) cannot be seen by preload, sud or zpoline, which
+   are such libraries. A third run measures it: covtrace (a ptrace tracer
+   like the truth run) with libcovmark.so preloaded, whose constructor makes
+   one marker call; the calls of each process image before the marker are
+   the window. `coverage_after_startup` removes them, per number, from the
+   truth of those three mechanisms (the others are active from exec, so
+   for them it equals `coverage`). The window run loads one more library
+   (libcovmark.so), which makes its window a few calls longer than the
+   mechanisms' own; only per-number minimums are subtracted, so this can
+   only understate coverage_after_startup, never inflate it.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from . import corpus
+from .sysnames import name as sysname
+
+# Mechanisms that enter the process as an LD_PRELOAD library: they exist
+# only once the dynamic loader runs their constructor.
+PRELOAD_FAMILIES = ("preload", "sud", "zpoline")
+TRUTH = "ptrace"
+
+
+class RunError(Exception):
+    pass
+
+
+def _sum_lines(path):
+    counts, bypassed, lines = {}, 0, []
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                lines.append({k: d.get(k) for k in
+                              ("event", "pid", "exe", "total", "bypassed")})
+                for nr, n in d.get("counts", {}).items():
+                    counts[int(nr)] = counts.get(int(nr), 0) + n
+                bypassed += d.get("bypassed", 0) or 0
+    except OSError:
+        pass
+    return counts, bypassed, lines
+
+
+def _window_lines(path):
+    pre, post, images = {}, {}, []
+    with open(path) as f:
+        for line in f:
+            d = json.loads(line)
+            images.append({"pid": d["pid"], "exe": d["exe"],
+                           "marker": d["marker"]})
+            # an image that never reached the marker (a static binary, the
+            # part of a vfork/posix_spawn child before its exec): no
+            # LD_PRELOAD constructor ever ran there; its calls are not a
+            # loader window, they count as "after start-up".
+            for side, acc in (("pre", pre if d["marker"] else post),
+                              ("post", post)):
+                for nr, n in d[side].items():
+                    acc[int(nr)] = acc.get(int(nr), 0) + n
+    return pre, post, images
+
+
+def run_one(argv, prog, env, timeout, extra_env=None):
+    """Runs argv (the program under some mechanism) with the program's
+    driver if it is a server. Returns (status, seconds, stderr tail)."""
+    t0 = time.monotonic()
+    penv = corpus._git_env(env)
+    penv.update(extra_env or {})
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                         start_new_session=True, cwd=env.tmp,
+                         env=penv)
+    try:
+        if prog.drive:
+            try:
+                prog.drive(env, p, timeout)
+            except OSError as e:
+                raise RunError(f"driving {prog.name}: {e}")
+        _, err = p.communicate(timeout=timeout)
+    except BaseException:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.communicate()
+        raise
+    tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
+    return p.returncode, time.monotonic() - t0, tail
+
+
+class Runner:
+    def __init__(self, build, runner, timeout=120):
+        self.build = build
+        self.runner = runner
+        self.timeout = timeout
+        self.covtrace = os.path.join(build, "coverage", "covtrace")
+        self.covmark = os.path.join(build, "coverage", "libcovmark.so")
+
+    def _prepare(self, prog):
+        tmp = tempfile.mkdtemp(prefix="zpcov-")
+        env = corpus.Env(self.build, tmp)
+        if prog.setup:
+            prog.setup(env)
+        return env
+
+    def count(self, prog, mech):
+        """{counts, bypassed, lines, status, seconds, command} of one run
+        of prog under mech with the count hook."""
+        env = self._prepare(prog)
+        try:
+            stats = os.path.join(env.tmp, "stats.json")
+            cmd = [self.runner, f"--mech={mech}", "--hook=count",
+                   f"--stats={stats}", "--"] + prog.argv(env)
+            try:
+                st, secs, tail = run_one(cmd, prog, env, self.timeout)
+            except subprocess.TimeoutExpired:
+                raise RunError(f"timed out after {self.timeout} s")
+            counts, byp, lines = _sum_lines(stats)
+            if st != 0:
+                raise RunError(f"exit status {st}: {tail}")
+            # No line at all: the mechanism never got into the process
+            # (an LD_PRELOAD library in a static binary). It hooked nothing.
+            return {"counts": counts, "bypassed": byp, "lines": lines,
+                    "no_count_lines": not lines,
+                    "seconds": round(secs, 3), "command": cmd}
+        finally:
+            shutil.rmtree(env.tmp, ignore_errors=True)
+
+    def window(self, prog):
+        """(pre, post, images): the start-up window run (module doc).
+        covtrace itself gets LD_PRELOAD too (its marker call is untraced
+        and harmless); the command inherits it."""
+        env = self._prepare(prog)
+        try:
+            out = os.path.join(env.tmp, "window.json")
+            cmd = [self.covtrace, out, "--"] + prog.argv(env)
+            try:
+                st, _, tail = run_one(cmd, prog, env, self.timeout,
+                                      {"LD_PRELOAD": self.covmark})
+            except subprocess.TimeoutExpired:
+                raise RunError(f"window run timed out after {self.timeout} s")
+            if st != 0:
+                raise RunError(f"window run: exit status {st}: {tail}")
+            return _window_lines(out)
+        finally:
+            shutil.rmtree(env.tmp, ignore_errors=True)
+
+
+PRELOAD_WHY = ("made inside libc, through a function preload does not "
+               "wrap, or by a raw `syscall`")
+# The first malloc of the process initialises the heap: brk twice and
+# getrandom for the tcache key (glibc >= 2.34). Under an in-process
+# mechanism that first malloc is the mechanism's own, in its constructor,
+# before it is active; the program's first malloc then makes no such call.
+HEAP_INIT = {12: "brk", 318: "getrandom"}
+HEAP_WHY = ("heap initialised by the mechanism's own constructor (its first "
+            "malloc, before it was active): the program's first malloc no "
+            "longer makes this call")
+# The SIGSYS runtime of seccomp and sud keeps SIGSYS for itself: it answers
+# rt_sigaction(SIGSYS, ...) without the kernel and without the count hook.
+SIGSYS_WHY = ("rt_sigaction(SIGSYS) answered by the SIGSYS runtime itself "
+              "(SIGSYS stays the mechanism's); not passed to the count hook")
+
+
+def _reason(prog, family, nr, static):
+    h = prog.hints.get(family, {})
+    if nr in h:
+        return h[nr]
+    if static and family in PRELOAD_FAMILIES:
+        return ("statically linked: no dynamic loader, LD_PRELOAD is "
+                "ignored")
+    if "*" in h:
+        return h["*"]
+    if family == "preload":
+        return PRELOAD_WHY
+    if family in ("sud", "zpoline") and nr in HEAP_INIT:
+        return HEAP_WHY
+    if family in ("seccomp", "sud") and nr == 13:
+        return SIGSYS_WHY
+    return None
+
+
+def coverage(prog, mech, truth, hooked, window, truth2=None):
+    """One record's numbers: compare hooked with the truth per number.
+    truth2, a second truth run, shows what varies from run to run."""
+    family = mech.partition("-")[0] if not mech.startswith("ptrace") else mech
+    t, h = truth["counts"], hooked["counts"]
+    pre = window[0] if (window and family in PRELOAD_FAMILIES) else {}
+    nrs = sorted(set(t) | set(h))
+    matched = sum(min(t.get(n, 0), h.get(n, 0)) for n in nrs)
+    extra = sum(max(h.get(n, 0) - t.get(n, 0), 0) for n in nrs)
+    t_total = sum(t.values())
+    # after the start-up window: per number, the truth less the window
+    t_after = {n: max(t.get(n, 0) - pre.get(n, 0), 0) for n in nrs}
+    m_after = sum(min(t_after[n], h.get(n, 0)) for n in nrs)
+    ta_total = sum(t_after.values())
+    missed = []
+    unexplained = 0
+    byp_left = hooked["bypassed"] if family == "zpoline" else 0
+    t2 = truth2["counts"] if truth2 else {}
+    for n in nrs:
+        miss = t.get(n, 0) - h.get(n, 0)
+        if miss <= 0:
+            continue
+        in_window = min(miss, pre.get(n, 0))
+        rest = miss - in_window
+        why = []
+        if in_window:
+            why.append({"calls": in_window, "reason": "start-up window: made "
+                        "by the dynamic loader before any LD_PRELOAD "
+                        "constructor ran"})
+        if rest:
+            r = _reason(prog, family, n, prog.static)
+            if r is None and byp_left:
+                b = min(rest, byp_left)
+                byp_left -= b
+                why.append({"calls": b, "reason": "made while the hook was "
+                            "running (signal handler, re-entry guard): "
+                            "counted as bypassed, not by number"})
+                rest -= b
+            if rest and r is None and truth2 and \
+                    abs(t.get(n, 0) - t2.get(n, 0)) >= rest:
+                r = (f"varies from run to run: two truth runs made "
+                     f"{t.get(n, 0)} and {t2.get(n, 0)}")
+            if rest:
+                if r is None:
+                    unexplained += rest
+                    r = "unexplained"
+                why.append({"calls": rest, "reason": r})
+        missed.append({"nr": n, "name": sysname(n), "truth": t.get(n, 0),
+                       "hooked": h.get(n, 0), "missing": miss, "why": why})
+    per_nr = {str(n): {"name": sysname(n), "truth": t.get(n, 0),
+                       "hooked": h.get(n, 0)} for n in nrs}
+    marked = {}
+    for n, calls in prog.marked.items():
+        marked[str(n)] = {"name": sysname(n), "calls": calls,
+                          "truth": t.get(n, 0), "hooked": h.get(n, 0),
+                          "coverage": h.get(n, 0) / calls if calls else None}
+    return {
+        "truth_total": t_total,
+        "hooked_total": sum(h.values()),
+        "matched": matched,
+        "extra": extra,
+        "coverage": matched / t_total if t_total else None,
+        "startup_window": sum(pre.values()),
+        "truth_after_startup": ta_total,
+        "matched_after_startup": m_after,
+        "coverage_after_startup": m_after / ta_total if ta_total else None,
+        "bypassed": hooked["bypassed"],
+        "no_count_lines": hooked.get("no_count_lines", False),
+        "truth_run2_total": sum(t2.values()) if truth2 else None,
+        "unexplained": unexplained,
+        "missed": missed,
+        "per_nr": per_nr,
+        "marked": marked,
+    }
