@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Figure 2: the I/O microbenchmarks (read, write, pread, openat+close,
+pipe round trip) per mechanism with the pass hook, i.e. the real calls,
+next to `none`; log scale, whiskers from the min and max repetition."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mplcommon  # noqa: E402
+from mplcommon import NoData  # noqa: E402
+import zpresults  # noqa: E402
+
+CASE_LABEL = {"read": "read 1 B\n/dev/zero", "write": "write 1 B\n/dev/null",
+              "pread": "pread 4 KiB\ntmpfs", "openat": "openat+close\ntmpfs",
+              "pipe": "pipe round trip\n(4 syscalls)"}
+
+
+def draw(rs, fig):
+    cases, mechs, data = zpresults.io_rows(rs, "pass")
+    if not cases:
+        raise NoData("no micro records of the I/O cases "
+                     f"({', '.join(zpresults.IO_CASES)})")
+    ax = fig.subplots()
+    n = len(mechs)
+    width = 0.84 / max(n, 1)
+    for j, m in enumerate(mechs):
+        xs, meds, lo, hi = [], [], [], []
+        for i, c in enumerate(cases):
+            v = data.get((c, m))
+            if v is None:
+                continue
+            xs.append(i - 0.42 + (j + 0.5) * width)
+            meds.append(v[0])
+            lo.append(v[0] - v[1])
+            hi.append(v[2] - v[0])
+        ax.bar(xs, meds, width, yerr=[lo, hi], capsize=1.5,
+               error_kw=dict(lw=0.6), color=mplcommon.mech_color(m),
+               label=m if m == "none" else f"{m} (pass)")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(cases)))
+    ax.set_xticklabels([CASE_LABEL.get(c, c) for c in cases], fontsize=8)
+    ax.set_ylabel("time per operation [ns] (log scale)")
+    ax.set_title("I/O microbenchmarks per mechanism (pass hook: the real "
+                 "system calls)", fontsize=10)
+    ax.grid(axis="y", which="both", lw=0.3, alpha=0.5)
+    ax.legend(fontsize=7, ncol=min(n, 5), loc="upper left", frameon=False)
+    ymin, ymax = ax.get_ylim()
+    ax.set_ylim(ymin, ymax * 8)  # room for the legend
+    fig.subplots_adjust(top=0.93, bottom=0.16, left=0.08, right=0.99)
+    return "bars: median, whiskers: min-max of the repetitions"
+
+
+if __name__ == "__main__":
+    sys.exit(mplcommon.run("fig2-io", draw, __doc__, size=(11, 5)))

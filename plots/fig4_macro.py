@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Figure 4: server throughput (redis, nginx) under each mechanism
+relative to the same server under `none`, one panel per hook; whiskers
+from the min and max repetition (over none's median)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mplcommon  # noqa: E402
+from mplcommon import NoData  # noqa: E402
+import zpresults  # noqa: E402
+
+
+def draw(rs, fig):
+    cases, mechs, data, hooks = zpresults.macro_rows(rs)
+    if not cases:
+        raise NoData("no macro records with a throughput unit (…/s) and a "
+                     "`none` baseline")
+    axes = fig.subplots(1, len(hooks), sharey=True, squeeze=False)[0]
+    width = 0.84 / max(len(mechs), 1)
+    for ax, hook in zip(axes, hooks):
+        for j, m in enumerate(mechs):
+            xs, v, lo, hi = [], [], [], []
+            for i, c in enumerate(cases):
+                d = data.get((c, m, hook))
+                if d is None:
+                    continue
+                xs.append(i - 0.42 + (j + 0.5) * width)
+                v.append(d[0])
+                lo.append(max(d[0] - d[1], 0))
+                hi.append(max(d[2] - d[0], 0))
+            if xs:
+                ax.bar(xs, v, width, yerr=[lo, hi], capsize=1.5,
+                       error_kw=dict(lw=0.6), label=m,
+                       color=mplcommon.mech_color(m))
+        ax.axhline(100, color="black", lw=1, ls="--")
+        ax.set_xticks(range(len(cases)))
+        ax.set_xticklabels(cases, rotation=20, ha="right", fontsize=8)
+        ax.set_title(f"{hook} hook", fontsize=10)
+        ax.grid(axis="y", lw=0.3, alpha=0.5)
+    axes[0].set_ylabel("throughput relative to none [%]")
+    h, lab = axes[0].get_legend_handles_labels()
+    fig.legend(h, lab, loc="upper center", ncol=min(len(mechs), 8),
+               fontsize=8, frameon=False)
+    fig.suptitle("Server throughput under each mechanism (100 % = none)",
+                 y=0.9, fontsize=11, va="bottom")
+    fig.subplots_adjust(top=0.84, bottom=0.2, left=0.08, right=0.99,
+                        wspace=0.05)
+    return "bars: median, whiskers: min-max of the repetitions"
+
+
+if __name__ == "__main__":
+    sys.exit(mplcommon.run("fig4-macro", draw, __doc__, size=(11, 5)))

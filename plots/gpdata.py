@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: MIT
+"""Data files for the gnuplot scripts. gnuplot cannot read JSON, so for
+each figure this writes NAME.dat (the same rows the matplotlib script
+draws, from zpresults) and NAME.vars (gnuplot assignments: data file,
+output base, caption, counts), then the script runs as
+
+    gnuplot -c plots/NAME.gp OUT/NAME.vars     -> OUT/NAME.png, OUT/NAME.svg
+
+Missing values are written as "-" (the scripts set `datafile missing`).
+"""
+
+import math
+import os
+
+import zpresults
+
+MISSING = "-"
+
+
+def _q(s):
+    """A gnuplot double-quoted string."""
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _num(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return MISSING
+    return f"{v:.6g}"
+
+
+def _gpnum(v):
+    """A number for a .vars file (NaN when absent)."""
+    return float("nan") if v is None else float(v)
+
+
+def _gpval(val):
+    if isinstance(val, str):
+        return _q(val)
+    if isinstance(val, float):
+        return "NaN" if math.isnan(val) else f"{val:.6g}"
+    return str(val)
+
+
+def _colors(mechs):
+    return " ".join(zpresults.mech_color(m) for m in mechs)
+
+
+def _word(s):
+    """A data-file field: quoted so that spaces stay in one column."""
+    return _q(s)
+
+
+class NoData(Exception):
+    pass
+
+
+def _write(out, name, lines, variables, rs, extra):
+    os.makedirs(out, exist_ok=True)
+    dat = os.path.join(out, f"{name}.dat")
+    with open(dat, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    v = {"dat": dat, "out": os.path.join(out, name),
+         "caption": zpresults.caption(rs.context(), extra)}
+    v.update(variables)
+    path = os.path.join(out, f"{name}.vars")
+    with open(path, "w") as f:
+        for k, val in v.items():
+            f.write(f"{k} = {_gpval(val)}\n")
+    return path
+
+
+def fig1(rs, out):
+    """Two index blocks (raw syscall, glibc getpid); rows: mechanism,
+    null median/min/max, pass median/min/max."""
+    lines, nones, lows = [], [], []
+    any_rows = False
+    for case in ("getpid", "getpid-libc"):
+        rows = zpresults.getpid_rows(rs, case)
+        none = dict(rows).get("none", {}).get("none")
+        nones.append(none[0] if none else None)
+        lines.append(f"# {case}: mechanism, null med lo hi, pass med lo hi")
+        lines.append('"mechanism" "null hook" lo hi "pass hook" lo hi note')
+        n = 0
+        for m, hooks in rows:
+            if m == "none":
+                continue
+            cells = []
+            for h in ("null", "pass"):
+                med, lo, hi, _ = hooks.get(h, (None, None, None, None))
+                cells += [_num(med), _num(lo), _num(hi)]
+                lows.append(lo)
+            unseen = hooks.get("null", (0, 0, 0, None))[3] is False
+            cells.append(_word("not hooked" if unseen else ""))
+            lines.append(" ".join([_word(m)] + cells))
+            n += 1
+        if n == 0:
+            lines.append(_word("(no data)") + (" " + MISSING) * 6 + ' ""')
+        any_rows |= n > 0
+        lines += ["", ""]
+    if not any_rows:
+        raise NoData("no micro records of case getpid or getpid-libc")
+    return _write(out, "fig1-getpid", lines,
+                  {"none_raw": _gpnum(nones[0]), "none_libc": _gpnum(nones[1]),
+                   "floor": zpresults.log_floor(lows)},
+                  rs, "bars: median, whiskers: min-max of the repetitions")
+
+
+def fig2(rs, out):
+    cases, mechs, data = zpresults.io_rows(rs, "pass")
+    if not cases:
+        raise NoData("no micro records of the I/O cases")
+    lines = [" ".join([_word("case")] + [f"{_word(m)} lo hi" for m in mechs])]
+    for c in cases:
+        cells = [_word(c)]
+        for m in mechs:
+            med, lo, hi = data.get((c, m), (None, None, None))
+            cells += [_num(med), _num(lo), _num(hi)]
+        lines.append(" ".join(cells))
+    return _write(out, "fig2-io", lines,
+                  {"nmech": len(mechs), "colors": _colors(mechs),
+                   "floor": zpresults.log_floor(v[1] for v in data.values())},
+                  rs,
+                  "pass hook; bars: median, whiskers: min-max")
+
+
+def fig3(rs, out):
+    series, hook = zpresults.sled_rows(rs)
+    if not series:
+        raise NoData("no micro records of case sled under zpoline or "
+                     "zpoline-nop")
+    lines = []
+    for label, pts in series.items():
+        lines.append(f"{_word(label)} median q1 q3")
+        for nr, med, q1, q3 in pts:
+            lines.append(f"{nr} {_num(med)} {_num(q1)} {_num(q3)}")
+        lines += ["", ""]
+    return _write(out, "fig3-sled", lines,
+                  {"nseries": len(series), "hook": hook}, rs,
+                  f"{hook} hook; points: median, whiskers: quartiles")
+
+
+def fig4(rs, out):
+    cases, mechs, data, hooks = zpresults.macro_rows(rs)
+    if not cases:
+        raise NoData("no macro records with a throughput unit and a `none` "
+                     "baseline")
+    lines = []
+    for h in hooks:
+        lines.append(" ".join([_word("case")] +
+                              [f"{_word(m)} lo hi" for m in mechs]))
+        for c in cases:
+            cells = [_word(c)]
+            for m in mechs:
+                v, lo, hi = data.get((c, m, h), (None, None, None))
+                cells += [_num(v), _num(lo), _num(hi)]
+            lines.append(" ".join(cells))
+        lines += ["", ""]
+    return _write(out, "fig4-macro", lines,
+                  {"nmech": len(mechs), "nhooks": len(hooks),
+                   "colors": _colors(mechs),
+                   "hooks": " ".join(hooks)}, rs,
+                  "bars: median, whiskers: min-max; 100 % = none")
+
+
+def fig5(rs, out):
+    progs, mechs, data = zpresults.coverage_rows(rs)
+    if not progs:
+        raise NoData("no coverage records (stage \"coverage\")")
+    # gnuplot `matrix rowheaders columnheaders`: first line the column
+    # names, then one row per program; NaN cells are left blank.
+    lines = [" ".join([_word("program")] + [_word(m) for m in mechs])]
+    for p in progs:
+        cells = [_word(p)]
+        for m in mechs:
+            v = data.get((p, m))
+            cells.append(_num(v[0]) if v else "NaN")
+        lines.append(" ".join(cells))
+    return _write(out, "fig5-coverage", lines,
+                  {"nmech": len(mechs), "nprog": len(progs)}, rs,
+                  "ground truth: ptrace count")
+
+
+FIGURES = {"fig1-getpid": fig1, "fig2-io": fig2, "fig3-sled": fig3,
+           "fig4-macro": fig4, "fig5-coverage": fig5}

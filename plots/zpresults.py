@@ -1,0 +1,398 @@
+# SPDX-License-Identifier: MIT
+"""Reading results files (results/README.md) for the figures, the report,
+scripts/compare and scripts/regress. Nothing here measures anything: every
+number comes out of a results file.
+
+A "results set" is one results file, or a results directory. In a directory
+every *.json document that has "records" is read, and for each stage the
+records of the newest document holding that stage are used (a day's
+directory may hold several runs of `make bench`; a coverage run may live in
+its own file beside them).
+"""
+
+import glob
+import json
+import math
+import os
+import statistics
+
+# The order of `zpbench-run --list`; mechanisms not listed here follow in
+# the order the results file gives them.
+MECH_ORDER = ["none", "preload", "ptrace", "ptrace-seccomp", "seccomp", "sud",
+              "zpoline", "zpoline-nop", "zpoline-xsave", "zpoline-gpr"]
+
+# The results of a `null` hook answered by the hook itself: -ENOSYS from a
+# raw syscall, -1 (errno ENOSYS) through libc.
+NULL_ANSWERED = (-38, -1)
+
+
+class ResultsError(Exception):
+    """One clear line for the user."""
+
+
+def _load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{path}: not a readable results file ({e})")
+
+
+def _doc_key(item):
+    path, doc = item
+    ctx = doc.get("context") or {}
+    return (ctx.get("date") or "", os.path.basename(path))
+
+
+class ResultSet:
+    """The documents of one results file or directory."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+        if os.path.isdir(path):
+            self.dir = self.path
+            docs = []
+            for p in sorted(glob.glob(os.path.join(path, "*.json"))):
+                try:
+                    d = _load_json(p)
+                except ResultsError:
+                    continue
+                if isinstance(d, dict) and isinstance(d.get("records"), list):
+                    docs.append((p, d))
+            if not docs:
+                raise ResultsError(f"{path}: no results file (*.json with "
+                                   "\"records\") in this directory")
+        else:
+            self.dir = os.path.dirname(self.path)
+            d = _load_json(path)
+            if not isinstance(d, dict) or not isinstance(d.get("records"), list):
+                raise ResultsError(f"{path}: no \"records\" list: not a "
+                                   "results file (results/README.md)")
+            docs = [(self.path, d)]
+        self.docs = sorted(docs, key=_doc_key)
+        # newest document per stage
+        self._stage_doc = {}
+        for p, d in self.docs:
+            for r in d["records"]:
+                self._stage_doc[r.get("stage")] = (p, d)
+
+    @property
+    def name(self):
+        return os.path.basename(self.path.rstrip("/"))
+
+    def stages(self):
+        return sorted(s for s in self._stage_doc if s)
+
+    def doc(self, stage=None):
+        """The document holding `stage` (or the newest one, preferring the
+        micro stage, for metadata)."""
+        if stage is not None:
+            pd = self._stage_doc.get(stage)
+            return pd[1] if pd else None
+        pd = self._stage_doc.get("micro") or self.docs[-1]
+        return pd[1]
+
+    def files(self):
+        """Paths of the documents whose records are used."""
+        seen = []
+        for p, _ in self._stage_doc.values():
+            if p not in seen:
+                seen.append(p)
+        return seen
+
+    def records(self, stage, case=None, unit=None):
+        d = self.doc(stage)
+        if d is None:
+            return []
+        out = []
+        for r in d["records"]:
+            if r.get("stage") != stage:
+                continue
+            if case is not None and r.get("case") != case:
+                continue
+            if unit is not None and r.get("unit") != unit:
+                continue
+            out.append(r)
+        return out
+
+    def context(self, stage=None):
+        d = self.doc(stage)
+        return (d or {}).get("context") or {}
+
+    def mechanisms(self):
+        """Mechanism names in a stable order: the --list order, then any
+        other name the files hold."""
+        names = []
+        for _, d in self.docs:
+            for m in d.get("mechanisms") or []:
+                n = m.get("name") if isinstance(m, dict) else m
+                if n and n not in names:
+                    names.append(n)
+            for r in d["records"]:
+                n = r.get("mechanism")
+                if n and n not in names:
+                    names.append(n)
+        return order_mechs(names)
+
+    def problems(self):
+        """(stage, case, mechanism, hook, reason, kind) of the skipped and
+        failed steps in the documents used."""
+        out = []
+        for p in self.files():
+            d = dict(self.docs)[p]
+            for kind in ("skipped", "failures"):
+                for s in d.get(kind) or []:
+                    out.append(dict(s, kind=kind))
+        return out
+
+
+# One colour per mechanism, the same in every figure and both engines.
+PALETTE = ["#4d4d4d", "#8c564b", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd",
+           "#1f77b4", "#17becf", "#2ca02c", "#e377c2", "#7f7f7f", "#aec7e8"]
+
+
+def mech_color(m):
+    if m in MECH_ORDER:
+        return PALETTE[MECH_ORDER.index(m)]
+    return PALETTE[len(MECH_ORDER) + sum(map(ord, m)) % 2]
+
+
+def log_floor(values):
+    """The power of ten at or below the smallest positive value: where the
+    bars of a log-scale figure start."""
+    v = [x for x in values if x is not None and x > 0]
+    return 10.0 ** math.floor(math.log10(min(v))) if v else 1.0
+
+
+def order_mechs(names):
+    known = [m for m in MECH_ORDER if m in names]
+    return known + [m for m in names if m not in MECH_ORDER]
+
+
+def median_of(rec):
+    v = rec.get("median")
+    if v is None and rec.get("samples"):
+        v = statistics.median(rec["samples"])
+    return v
+
+
+def whiskers(rec):
+    """(low, high) of the repetitions: min and max of the samples."""
+    sp = rec.get("spread") or {}
+    lo, hi = sp.get("min"), sp.get("max")
+    if (lo is None or hi is None) and rec.get("samples"):
+        lo, hi = min(rec["samples"]), max(rec["samples"])
+    m = median_of(rec)
+    return (lo if lo is not None else m, hi if hi is not None else m)
+
+
+def null_hooked(rec):
+    """For a `null` hook record: did the hook answer the call (True), did
+    the call reach the kernel unhooked (False), or unknown (None)?"""
+    if rec.get("hook") != "null" or "result" not in rec:
+        return None
+    return rec["result"] in NULL_ANSWERED
+
+
+def by_key(records, *fields):
+    out = {}
+    for r in records:
+        out[tuple(r.get(f) for f in fields)] = r
+    return out
+
+
+def args_key(rec):
+    return json.dumps(rec.get("args") or {}, sort_keys=True)
+
+
+# ---- captions and formatting --------------------------------------------
+
+def short_commit(ctx):
+    c = ctx.get("git_commit")
+    if not c:
+        return "no git commit"
+    return c[:10] + ("+dirty" if ctx.get("git_dirty") else "")
+
+
+def caption(ctx, extra=None):
+    """One line naming the machine and kernel; every figure carries it."""
+    parts = [ctx.get("hostname") or "?",
+             ctx.get("cpu_model") or "unknown CPU",
+             f"{ctx.get('cpu_count', '?')} CPUs",
+             f"Linux {ctx.get('kernel_release') or '?'}",
+             (ctx.get("date") or "")[:16].replace("T", " "),
+             short_commit(ctx)]
+    s = " | ".join(p for p in parts if p)
+    if extra:
+        s += " | " + extra
+    return s
+
+
+def fmt_ns(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if v >= 10000:
+        return f"{v:,.0f}".replace(",", " ")
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def fmt_short(v):
+    """A compact label for a bar: 16.1, 706, 3.6k, 369k, 1.2M."""
+    if v is None:
+        return "-"
+    if v >= 1e6:
+        return f"{v / 1e6:.1f}M"
+    if v >= 1e4:
+        return f"{v / 1e3:.0f}k"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f}k"
+    return fmt_ns(v)
+
+
+def fmt_ratio(v):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return f"x{v:.0f}"
+    if v >= 10:
+        return f"x{v:.1f}"
+    return f"x{v:.2f}"
+
+
+# ---- the data of each figure ---------------------------------------------
+#
+# Each function returns plain rows that both the matplotlib scripts and the
+# gnuplot data writer draw, so the two engines show the same numbers.
+
+def throughput_unit(unit):
+    return bool(unit) and unit.endswith("/s")
+
+
+def getpid_rows(rs, case):
+    """[(mechanism, {hook: (median, lo, hi, hooked)})] for one getpid case;
+    `none` appears as hook "none"."""
+    recs = rs.records("micro", case)
+    rows = []
+    for m in rs.mechanisms():
+        hooks = {}
+        for r in recs:
+            if r.get("mechanism") == m and r.get("args") in (None, {}):
+                lo, hi = whiskers(r)
+                hooks[r["hook"]] = (median_of(r), lo, hi, null_hooked(r))
+        if hooks:
+            rows.append((m, hooks))
+    return rows
+
+
+IO_CASES = ["read", "write", "pread", "openat", "pipe"]
+
+
+def io_rows(rs, hook="pass"):
+    """(cases, mechanisms, {(case, mech): (median, lo, hi)}) for the I/O
+    cases under `hook` (and `none`)."""
+    recs = [r for r in rs.records("micro") if r.get("case") in IO_CASES]
+    cases = [c for c in IO_CASES if any(r["case"] == c for r in recs)]
+    data = {}
+    for r in recs:
+        if r.get("hook") in (hook, "none"):
+            lo, hi = whiskers(r)
+            data[(r["case"], r["mechanism"])] = (median_of(r), lo, hi)
+    mechs = [m for m in rs.mechanisms() if any(k[1] == m for k in data)]
+    return cases, mechs, data
+
+
+SLED_MECHS = {"zpoline": "fast sled (default)", "zpoline-nop": "nop sled (paper)"}
+
+
+def sled_rows(rs):
+    """{label: [(nr, median, q1, q3)]}, hook used. Prefers the null hook,
+    which keeps the kernel out and leaves the trampoline path alone."""
+    recs = rs.records("micro", "sled")
+    hooks = {r.get("hook") for r in recs}
+    hook = "null" if "null" in hooks else ("pass" if "pass" in hooks else None)
+    series = {}
+    for m, label in SLED_MECHS.items():
+        pts = []
+        for r in recs:
+            if r.get("mechanism") == m and r.get("hook") == hook:
+                sp = r.get("spread") or {}
+                med = median_of(r)
+                pts.append((r["args"]["nr"], med, sp.get("q1", med),
+                            sp.get("q3", med)))
+        if pts:
+            series[f"{m}: {label}"] = sorted(pts)
+    if hook == "pass":
+        pts = [(r["args"]["nr"], median_of(r),
+                (r.get("spread") or {}).get("q1", median_of(r)),
+                (r.get("spread") or {}).get("q3", median_of(r)))
+               for r in recs if r.get("mechanism") == "none"]
+        if pts:
+            series["none: plain syscall"] = sorted(pts)
+    return series, hook
+
+
+def macro_rows(rs):
+    """(cases, mechanisms, {(case, mech, hook): (rel %, lo %, hi %)}, hooks):
+    throughput of each macro case relative to `none` of the same case, with
+    whiskers from the min and max repetitions over none's median."""
+    recs = [r for r in rs.records("macro") if throughput_unit(r.get("unit"))]
+    base = {}
+    for r in recs:
+        if r.get("mechanism") == "none":
+            base[(r["case"], args_key(r))] = median_of(r)
+    cases, data, hooks = [], {}, []
+    for r in recs:
+        b = base.get((r["case"], args_key(r)))
+        if not b or r.get("mechanism") == "none":
+            continue
+        if r["case"] not in cases:
+            cases.append(r["case"])
+        if r["hook"] not in hooks:
+            hooks.append(r["hook"])
+        lo, hi = whiskers(r)
+        data[(r["case"], r["mechanism"], r["hook"])] = (
+            100.0 * median_of(r) / b, 100.0 * lo / b, 100.0 * hi / b)
+    mechs = [m for m in rs.mechanisms() if any(k[1] == m for k in data)]
+    hooks = [h for h in ("pass", "count") if h in hooks] + \
+        [h for h in hooks if h not in ("pass", "count")]
+    return cases, mechs, data, hooks
+
+
+def coverage_value(rec):
+    """Coverage of one coverage record in percent, or None. Accepts a
+    `coverage` field (fraction 0..1 or percent), `hooked`/`truth` counts,
+    or a median in unit "%"."""
+    c = rec.get("coverage")
+    if isinstance(c, dict):
+        c = c.get("percent", c.get("fraction", c.get("total")))
+    if isinstance(c, (int, float)):
+        return 100.0 * c if c <= 1.0 and rec.get("unit") != "%" else float(c)
+    h, t = rec.get("hooked"), rec.get("truth")
+    if isinstance(h, (int, float)) and isinstance(t, (int, float)) and t:
+        return 100.0 * h / t
+    if rec.get("unit") in ("%", "percent") and median_of(rec) is not None:
+        return float(median_of(rec))
+    return None
+
+
+def coverage_rows(rs):
+    """(programs, mechanisms, {(program, mech): (percent, hooked, truth)}).
+    Dynamic coverage only (records of kind/type "static" are left out)."""
+    recs = rs.records("coverage")
+    progs, data = [], {}
+    for r in recs:
+        if (r.get("kind") or r.get("type") or "dynamic") != "dynamic":
+            continue
+        v = coverage_value(r)
+        if v is None:
+            continue
+        prog = r.get("program") or r.get("case")
+        if prog not in progs:
+            progs.append(prog)
+        data[(prog, r["mechanism"])] = (v, r.get("hooked"), r.get("truth"))
+    mechs = [m for m in rs.mechanisms() if any(k[1] == m for k in data)]
+    return progs, mechs, data
