@@ -20,5 +20,8 @@ test: all
 bench: all
 	scripts/bench $(if $(FULL),--full)
 
+coverage: all
+	scripts/coverage --build $(BUILD) $(if $(FULL),--full)
+
 clean:
 	rm -rf $(BUILD)
