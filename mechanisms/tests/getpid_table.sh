@@ -1,0 +1,17 @@
+#!/bin/sh
+# getpid ns/call per mechanism x hook (null, pass), best of 5, pinned to
+# CPU 1; the raw inline syscall unhooked beside it. Not a test: prints a
+# Markdown table. Usage: getpid_table.sh BUILD_DIR [N]
+B=${1:?build dir}/mechanisms
+N=${2:-2000000}
+ns() { taskset -c 1 "$@" | sed 's/.*"ns_per_call":\([0-9.]*\).*/\1/'; }
+echo "| mechanism | null | pass |"
+echo "|---|---|---|"
+echo "| raw syscall (unhooked) | - | $(ns "$B/bench-getpid" "$N" raw) |"
+for m in $("$B/zpbench-run" --list | awk '$2 == "yes" { print $1 }'); do
+	n=$N
+	case $m in ptrace*) n=$((N / 20)) ;; esac
+	null=$(ns "$B/zpbench-run" --mech="$m" --hook=null -- "$B/bench-getpid" $n)
+	pass=$(ns "$B/zpbench-run" --mech="$m" --hook=pass -- "$B/bench-getpid" $n)
+	echo "| $m | $null | $pass |"
+done
