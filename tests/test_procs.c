@@ -185,7 +185,9 @@ static const struct scenario scenarios[] = {
 	{ "spawn", 0, 0, SYS_exit_group, LOOPS + 1 },
 	{ "exec", N, 0, SYS_execve, 1 },
 	/* SIG_CALLS getpid and the rt_sigreturn bypass the busy hook; the
-	 * one getpid counted is the signaller's, for tgkill */
+	 * one getpid counted is the signaller's, for tgkill. (In lazy mode the
+	 * rt_sigreturn site is not rewritten yet: it goes straight through,
+	 * as the hook's own calls do, and is no bypass - see main.) */
 	{ "signal-in-syscall", 1, SIG_CALLS + 1, 0, 0 },
 	{ "signal-in-user", SIG_CALLS, 0, SYS_rt_sigreturn, 1 },
 };
@@ -213,6 +215,8 @@ int main(int argc, char **argv)
 		FAIL("unknown role %s", r);
 	}
 	zpt_require_va0();
+	const char *l = getenv("ZPOLINE_LAZY");
+	int lazy = l && !strcmp(l, "1");
 
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		const struct scenario *s = &scenarios[i];
@@ -229,9 +233,12 @@ int main(int argc, char **argv)
 		if (got != s->want_getpid)
 			FAIL("%s: %ld getpid counted, expected %ld", s->role, got,
 			     s->want_getpid);
-		if (byp != s->want_bypassed)
+		long want_byp = s->want_bypassed;
+		if (lazy && !strcmp(s->role, "signal-in-syscall"))
+			want_byp--;
+		if (byp != want_byp)
 			FAIL("%s: %ld bypasses, expected %ld", s->role, byp,
-			     s->want_bypassed);
+			     want_byp);
 		if (s->want_nr) {
 			snprintf(key, sizeof(key), "%d", s->want_nr);
 			long n = zpt_stat(stats, key, NULL);

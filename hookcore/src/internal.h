@@ -31,7 +31,8 @@ extern const char *const zp_save_names[];
 /* stub.S */
 ZP_HIDDEN extern zp_hook_fn zp_active_hook;
 ZP_HIDDEN extern unsigned long zp_bypass_count;
-ZP_HIDDEN extern __thread unsigned char zp_guard
+/* [0] re-entry guard, [1] lazy mode's dispatch selector (stub_defs.h) */
+ZP_HIDDEN extern __thread unsigned char zp_guard[2]
 	__attribute__((tls_model("initial-exec")));
 ZP_HIDDEN extern __thread unsigned long zp_vfork_ret
 	__attribute__((tls_model("initial-exec")));
@@ -83,6 +84,12 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 /* vdso.c: route the vDSO's functions through the trampoline; sets how many
  * were hooked. -errno if the vDSO cannot be found or patched. */
 int zp_vdso_hook(unsigned *hooked);
+
+/* lazy.c: Syscall User Dispatch + rewrite on first use (ZPOLINE_LAZY=1) */
+int zp_lazy_start(void);
+void zp_lazy_stats(unsigned long *sites, unsigned long *emulated);
+/* lazy_filter.c: the hook wrapped so that SIGSYS can never be blocked */
+zp_hook_fn zp_lazy_filter(zp_hook_fn hook);
 
 /* Raw system call from libzpoline's own (never rewritten) text. */
 static inline long zp_raw(long nr, long a0, long a1, long a2)

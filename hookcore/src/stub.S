@@ -172,11 +172,11 @@ zp_stub_\variant:
 	mov	%rdi, SC_FLAGS(%rsp)
 	SAVE_\variant
 	movq	zp_guard@gottpoff(%rip), %rdi
-	movb	$1, %fs:(%rdi)
+	movw	$GUARD_IN_HOOK, %fs:(%rdi)
 	mov	%rsp, %rdi
 	call	*zp_active_hook(%rip)
 	movq	zp_guard@gottpoff(%rip), %rdi
-	movb	$0, %fs:(%rdi)
+	movw	$GUARD_FREE, %fs:(%rdi)
 	mov	%rax, SC_RET(%rsp)
 	RESTORE_\variant
 	mov	SC_RET(%rsp), %rax
@@ -220,8 +220,18 @@ zp_stub_\variant:
 .macro CLEAR_GUARD_IF clear
 	.if \clear
 	movq	zp_guard@gottpoff(%rip), %r11
-	movb	$0, %fs:(%r11)
+	movw	$GUARD_FREE, %fs:(%r11)
 	.endif
+.endm
+
+/* In the child of a clone/vfork (rax == 0): the kernel gives a new task no
+ * Syscall User Dispatch, so lazy mode turns it back on (zp_sud_rearm keeps
+ * every register). */
+.macro CHILD_REARM
+	test	%rax, %rax
+	jnz	77f
+	call	zp_sud_rearm
+77:
 .endm
 
 .macro EXEC_SPECIAL name, clear
@@ -249,6 +259,7 @@ zp_stub_\variant:
 	popq	%fs:(%r11)
 	syscall
 	CLEAR_GUARD_IF \clear
+	CHILD_REARM
 	movq	zp_vfork_ret@gottpoff(%rip), %r11
 	pushq	%fs:(%r11)
 	ret
@@ -261,6 +272,7 @@ zp_stub_\variant:
 	sub	$8, %rsi
 	syscall
 	CLEAR_GUARD_IF \clear
+	CHILD_REARM
 	lea	8(%rsi), %rsi		/* both: rsi as the application set it */
 	ret
 
@@ -278,7 +290,9 @@ zp_stub_\variant:
 	test	%rax, %rax
 	jz	1f
 	addq	$8, CLONE_ARGS_STACK_SIZE(%rdi)
-1:	ret
+	ret
+1:	call	zp_sud_rearm
+	ret
 	.size	\name, .-\name
 .endm
 
@@ -298,5 +312,52 @@ zp_bypass:
 	syscall
 	ret
 	.size	zp_bypass, .-zp_bypass
+
+/*
+ * Lazy mode only (zp_sud_on set): turn Syscall User Dispatch on for the
+ * calling task, a new child, with the selector byte beside its guard byte.
+ * Keeps every register but rcx and r11, as a system call does.
+ */
+	.globl	zp_sud_rearm
+	.hidden	zp_sud_rearm
+	.type	zp_sud_rearm, @function
+zp_sud_rearm:
+	cmpb	$0, zp_sud_on(%rip)
+	je	1f
+	push	%rax
+	push	%rdi
+	push	%rsi
+	push	%rdx
+	push	%r10
+	push	%r8
+	movq	zp_guard@gottpoff(%rip), %r8
+	add	%fs:0, %r8		/* this thread's TLS block */
+	movw	$GUARD_FREE, (%r8)
+	inc	%r8			/* the selector byte */
+	mov	$__NR_prctl, %eax
+	mov	$PR_SET_SYSCALL_USER_DISPATCH, %edi
+	mov	$PR_SYS_DISPATCH_ON, %esi
+	mov	zp_sud_start(%rip), %rdx
+	mov	zp_sud_len(%rip), %r10
+	syscall
+	pop	%r8
+	pop	%r10
+	pop	%rdx
+	pop	%rsi
+	pop	%rdi
+	pop	%rax
+1:	ret
+	.size	zp_sud_rearm, .-zp_sud_rearm
+
+/* The signal restorer of lazy mode's handlers: it must lie in the exempt
+ * range, or its rt_sigreturn would itself be dispatched. */
+	.globl	zp_restore_rt
+	.hidden	zp_restore_rt
+	.type	zp_restore_rt, @function
+zp_restore_rt:
+	mov	$__NR_rt_sigreturn, %eax
+	syscall
+	ud2
+	.size	zp_restore_rt, .-zp_restore_rt
 
 	.section .note.GNU-stack,"",@progbits

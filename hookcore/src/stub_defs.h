@@ -21,6 +21,16 @@
 /* Largest XSAVE area the xsave stub reserves (checked against CPUID). */
 #define ZP_XSAVE_MAX 4096
 
+/*
+ * The thread-local guard is two bytes: [0] the re-entry guard, [1] the
+ * Syscall User Dispatch selector of lazy mode (0 allow, 1 block), written
+ * together as one 16-bit store: inside the hook calls are allowed.
+ */
+#define GUARD_IN_HOOK 0x0001 /* guard 1, selector ALLOW */
+#define GUARD_FREE 0x0100    /* guard 0, selector BLOCK */
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_ON 1
+
 /* Kinds of calls the stub runs itself (zp_syscall.flags >> 8). */
 #define ZP_KIND_SIGRETURN 1
 #define ZP_KIND_VFORK 2

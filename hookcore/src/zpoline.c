@@ -19,7 +19,7 @@
 #include "internal.h"
 
 /* ---- state shared with stub.S ---- */
-__thread unsigned char zp_guard __attribute__((tls_model("initial-exec")));
+__thread unsigned char zp_guard[2] __attribute__((tls_model("initial-exec")));
 __thread unsigned long zp_vfork_ret __attribute__((tls_model("initial-exec")));
 unsigned long zp_bypass_count;
 
@@ -41,7 +41,7 @@ static unsigned long bypassed(void)
 struct config {
 	enum zp_sled sled;
 	enum zp_save save;
-	int verbose, sweep, vdso;
+	int verbose, sweep, vdso, lazy;
 	char **exclude;
 	const char *hook;
 };
@@ -206,6 +206,20 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static int verbose;
+
+/* Lazy mode's tally, for ZPOLINE_VERBOSE. */
+__attribute__((destructor)) static void zpoline_fini(void)
+{
+	unsigned long sites, emulated;
+
+	zp_lazy_stats(&sites, &emulated);
+	if (verbose && (sites || emulated))
+		fprintf(stderr, "zpoline: pid %d: lazy: %lu sites rewritten on "
+			"first use, %lu calls run from the SIGSYS handler\n",
+			getpid(), sites, emulated);
+}
+
 __attribute__((constructor)) static void zpoline_init(void)
 {
 	static char variant[48];
@@ -217,6 +231,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 		.sweep = pick("ZPOLINE_REWRITE",
 			      (const char *const[]){ "fast", "sweep" }, 2, 0),
 		.vdso = pick("ZPOLINE_VDSO", (const char *const[]){ "0", "1" }, 2, 0),
+		.lazy = pick("ZPOLINE_LAZY", (const char *const[]){ "0", "1" }, 2, 0),
 	};
 	struct zp_rewrite_stats st;
 	enum zp_save save;
@@ -229,7 +244,10 @@ __attribute__((constructor)) static void zpoline_init(void)
 
 	setup_trampoline(&c, &save);
 	t1 = now_ms();
-	rewrite(&c, &st);
+	if (c.lazy)
+		memset(&st, 0, sizeof(st)); /* sites are rewritten on first use */
+	else
+		rewrite(&c, &st);
 	if (c.vdso) {
 		unsigned n;
 		int err = zp_vdso_hook(&n);
@@ -253,7 +271,16 @@ __attribute__((constructor)) static void zpoline_init(void)
 		if (err)
 			die("cannot update the trampoline: %s", strerror(-err));
 	}
+	if (c.lazy)
+		hook = zp_lazy_filter(hook);
 	__atomic_store_n(&zp_active_hook, hook, __ATOMIC_RELEASE);
+	if (c.lazy) {
+		int err = zp_lazy_start();
+		if (err)
+			die("ZPOLINE_LAZY=1: cannot enable Syscall User Dispatch: "
+			    "%s (needs Linux >= 5.11)", strerror(-err));
+	}
+	verbose = c.verbose;
 
 	if (c.verbose)
 		fprintf(stderr,
