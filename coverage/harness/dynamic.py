@@ -141,6 +141,12 @@ class Runner:
         env = self._prepare(prog)
         try:
             stats = os.path.join(env.tmp, "stats.json")
+            # Processes that drop privileges (nginx's worker runs as
+            # nobody) must still be able to append their counts.
+            os.chmod(env.tmp, 0o777)
+            with open(stats, "w"):
+                pass
+            os.chmod(stats, 0o666)
             cmd = [self.runner, f"--mech={mech}", "--hook=count",
                    f"--stats={stats}", "--"] + prog.argv(env)
             try:
