@@ -1,0 +1,451 @@
+# SPDX-License-Identifier: MIT
+"""The macrobenchmark stage: the real redis-server and nginx under every
+mechanism x hook (pass, count), loaded by redis-benchmark and wrk running
+unhooked on another CPU of 127.0.0.1. The server drivers are in
+macrobench/zpmacro.py; what is measured and how: macrobench/README.md.
+
+One step = one server started under one (mechanism, hook), warmed up,
+loaded once per case, stopped. The whole matrix runs `rounds` times
+(>= 3), each round adding one sample to every record, so that a burst of
+load from elsewhere hits one sample of every configuration rather than all
+samples of one.
+
+Environment (scripts/bench has no options of its own for this stage):
+  ZPB_MACRO=0|1        0: do not run the stage; 1: run it even with --quick
+                       or --cases (which otherwise leave it out: they ask
+                       for a quick or a micro-only run)
+  ZPB_MACRO_CASES=a,b  only these cases (default: all)
+  ZPB_MACRO_HOOKS=a,b  hooks (default: pass and count among --hooks;
+                       the null hook is never run: it would answer the
+                       servers' own calls)
+"""
+
+import os
+import shutil
+import sys
+import time
+
+from .common import (BenchError, StepFailed, StepSkipped, list_mechanisms,
+                     log, summarize)
+
+_MACRODIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "macrobench")
+if _MACRODIR not in sys.path:
+    sys.path.insert(0, _MACRODIR)
+import zpmacro  # noqa: E402
+
+STAGE = "macro"
+
+
+class Case:
+    def __init__(self, server, what, test=None, pipeline=None, file=None):
+        self.server = server
+        self.what = what
+        self.test = test          # redis-benchmark -t
+        self.pipeline = pipeline  # redis-benchmark -P
+        self.file = file          # nginx: small / 64k
+
+
+CASES = {
+    "redis-get": Case("redis", "GET, 50 clients, no pipelining", "get", 1),
+    "redis-set": Case("redis", "SET, 50 clients, no pipelining", "set", 1),
+    "redis-get-P16": Case("redis", "GET, 50 clients, 16 per pipeline",
+                          "get", 16),
+    "redis-set-P16": Case("redis", "SET, 50 clients, 16 per pipeline",
+                          "set", 16),
+    "nginx-small": Case("nginx", "612 B static file, 1 thread, 32 "
+                        "connections", file="small"),
+    "nginx-64k": Case("nginx", "64 KiB static file, 1 thread, 32 "
+                      "connections", file="64k"),
+}
+# One step starts one server for a group of cases: redis once per
+# pipeline depth (so that the count hook's syscalls per request belong to
+# one kind of load), nginx once for both files.
+GROUPS = {"redis": "redis", "redis-P16": "redis", "nginx": "nginx"}
+
+
+def _group(case):
+    c = CASES[case]
+    return "redis-P16" if c.pipeline == 16 else c.server
+
+HOOKS = ["pass", "count"]
+
+# Durations. redis-benchmark runs a fixed request count per test; that
+# count is chosen once per (mechanism, hook, pipeline) from the throughput
+# of a warm-up so that one test lasts about redis_s seconds (capped), which
+# bounds ptrace's share of the stage. wrk runs wrk_s seconds per file.
+PROFILES = {
+    "quick": {"wrk_s": 1, "redis_s": 0.15, "min": {1: 1000, 16: 16000},
+              "cap": {1: 5000, 16: 50000}},
+    "default": {"wrk_s": 2, "redis_s": 0.35, "min": {1: 4000, 16: 32000},
+                "cap": {1: 20000, 16: 200000}},
+    "full": {"wrk_s": 5, "redis_s": 2.0, "min": {1: 20000, 16: 160000},
+             "cap": {1: 200000, 16: 2000000}},
+}
+WARMUP_REQUESTS = {1: 2000, 16: 16000}
+MIN_ROUNDS = 3
+TOOLS = {"redis": ["redis-server", "redis-benchmark", "taskset"],
+         "nginx": ["nginx", "wrk", "taskset"]}
+
+_times = {"first": None, "last": None, "steps": 0}
+
+
+def _env_list(name, valid):
+    v = os.environ.get(name, "").strip()
+    if not v:
+        return None
+    names = [n.strip() for n in v.split(",") if n.strip()]
+    bad = [n for n in names if n not in valid]
+    if bad:
+        raise BenchError(f"bench: {name}: unknown {','.join(bad)}; valid: "
+                         f"{', '.join(valid)}", 2)
+    return [n for n in valid if n in names]
+
+
+class MacroStep:
+    def __init__(self, group, cases, mech, hook, rnd, rounds):
+        self.group = group
+        self.server = GROUPS[group]
+        self.cases = cases
+        self.mech = mech
+        self.hook = hook
+        self.round = rnd
+        self.label = f"{group:<11} {mech.name:<14} {hook:<5} r{rnd}/{rounds}"
+
+    def key(self):
+        # a step covers a group of cases: `case` names the group
+        return {"stage": STAGE, "case": self.group,
+                "mechanism": self.mech.name, "hook": self.hook}
+
+    def run(self, rs):
+        m = rs.macro
+        k = (self.group, self.mech.name, self.hook)
+        if k in m["dead"]:
+            raise StepSkipped(m["dead"][k])
+        t0 = time.monotonic()
+        if _times["first"] is None:
+            _times["first"] = t0
+        hook = "none" if self.mech.name == "none" else self.hook
+        srv = zpmacro.SERVERS[self.server](
+            rs.runner, self.mech.name, None if hook == "none" else hook,
+            cpu=m["server_cpu"], ready_timeout=m["ready_timeout"])
+        got = []  # (case, sample dict)
+        try:
+            with srv:
+                if self.server == "redis":
+                    got = self._redis(rs, srv)
+                else:
+                    got = self._nginx(rs, srv)
+                served = _served(self.server, srv, got)
+                if not srv.alive():
+                    raise zpmacro.ServerError(
+                        f"{self.server} exited during the load: "
+                        f"{srv.output_tail()}")
+        except zpmacro.ServerError as e:
+            if not got:
+                m["dead"][k] = f"failed in round {self.round}: {e}"
+            raise StepFailed(str(e))
+        finally:
+            _times["last"] = time.monotonic()
+            _times["steps"] += 1
+        calls = None
+        if srv.stats is not None:
+            st = srv.stats
+            calls = {"round": self.round, "total": st["total"],
+                     "bypassed": st["bypassed"], "requests": served,
+                     "per_request": st["total"] / served if served else None,
+                     "processes": [p["exe"] for p in st["processes"]],
+                     "counts": st["counts"]}
+        for case, s in got:
+            self._add(rs, case, s, srv, calls)
+        _refresh_vs_none(rs.results.doc["records"])
+        rs.results.save()
+        parts = []
+        for case, s in got:
+            e = f" ({s['errors']} errors!)" if s["errors"] else ""
+            parts.append(f"{case.split('-', 1)[1]} {_fmt_rps(s['rps'])} "
+                         f"req/s{e}")
+        if calls and calls["per_request"]:
+            parts.append(f"{calls['per_request']:.2f} syscalls/req")
+        return ", ".join(parts)
+
+    def _redis(self, rs, srv):
+        m = rs.macro
+        prof = m["profile"]
+        got = []
+        for p in (1, 16):
+            cs = [c for c in self.cases if CASES[c].pipeline == p]
+            if not cs:
+                continue
+            tests = [CASES[c].test for c in cs]
+            nk = (self.mech.name, self.hook, p)
+            # warm-up (every round: the server is new); round 1 also picks
+            # the request count from its throughput
+            w = zpmacro.redis_load(srv.port, tests, WARMUP_REQUESTS[p], p,
+                                   cpu=m["load_cpu"], server=srv)
+            if nk not in m["requests"]:
+                rps = min(w[t.upper()]["rps"] for t in tests)
+                n = int(rps * prof["redis_s"]) // 1000 * 1000
+                m["requests"][nk] = max(prof["min"][p],
+                                        min(prof["cap"][p], n))
+            n = m["requests"][nk]
+            r = zpmacro.redis_load(srv.port, tests, n, p, cpu=m["load_cpu"],
+                                   server=srv)
+            for c in cs:
+                s = dict(r[CASES[c].test.upper()])
+                s["command"] = r["_command"]
+                got.append((c, s))
+        return got
+
+    def _nginx(self, rs, srv):
+        m = rs.macro
+        srv.check_files()  # both files whole, and a warm-up
+        got = []
+        for c in self.cases:
+            r = zpmacro.wrk_load(srv.url(CASES[c].file),
+                                 m["profile"]["wrk_s"], cpu=m["load_cpu"])
+            r["command"] = r.pop("_command")
+            got.append((c, r))
+        return got
+
+    def _add(self, rs, case, s, srv, calls):
+        m = rs.macro
+        records = rs.results.doc["records"]
+        rk = (case, self.mech.name, self.hook)
+        i = m["index"].get(rk)
+        if i is None:
+            m["index"][rk] = i = len(records)
+            records.append({
+                "stage": STAGE, "case": case, "args": _args(case, m),
+                "mechanism": self.mech.name, "family": self.mech.family,
+                "variant": self.mech.variant,
+                "hook": "none" if self.mech.name == "none" else self.hook,
+                "unit": "req/s", "samples": [], "repetitions": 0,
+                "rounds": 0, "requests": [], "errors": [],
+                "latency_ms": {"p50": [], "p99": []}, "start_s": [],
+                "server_syscalls": [] if calls else None,
+            })
+        rec = records[i]
+        rec["samples"].append(s["rps"])
+        rec["repetitions"] = len(rec["samples"])
+        rec["rounds"] += 1
+        rec["requests"].append(s.get("requests"))
+        rec["errors"].append(s["errors"])
+        rec["latency_ms"]["p50"].append(s.get("p50_ms"))
+        rec["latency_ms"]["p99"].append(s.get("p99_ms"))
+        rec["start_s"].append(round(srv.start_s, 3))
+        if calls:
+            rec["server_syscalls"].append(calls)
+        rec.update(summarize(rec["samples"]))
+        rec.update({
+            "vs_none": None,
+            "p50_ms": _median(rec["latency_ms"]["p50"]),
+            "p99_ms": _median(rec["latency_ms"]["p99"]),
+            "server_cpu": m["server_cpu"], "load_cpu": m["load_cpu"],
+            "command": srv.command, "load_command": s["command"],
+            "env": {},
+        })
+
+
+def _args(case, m):
+    c = CASES[case]
+    if c.server == "redis":
+        return {"server": "redis", "test": c.test, "pipeline": c.pipeline,
+                "clients": zpmacro.REDIS_CLIENTS}
+    return {"server": "nginx", "file": c.file,
+            "bytes": zpmacro.SMALL_BYTES if c.file == "small"
+            else zpmacro.LARGE_BYTES,
+            "threads": zpmacro.WRK_THREADS,
+            "connections": zpmacro.WRK_CONNECTIONS,
+            "duration_s": m["profile"]["wrk_s"]}
+
+
+def _served(server, srv, got):
+    """Requests the server answered in this run, warm-ups included (the
+    denominator of syscalls per request)."""
+    if server == "redis":
+        try:
+            return int(zpmacro.redis_info(srv.port)["total_commands_processed"])
+        except (OSError, KeyError, ValueError):
+            return None
+    return sum(s.get("requests") or 0 for _, s in got) + 3  # + check_files
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None]
+    return summarize(xs)["median"] if xs else None
+
+
+def _refresh_vs_none(records):
+    """vs_none: throughput ratio to `none` for the same case (1.0 = as fast
+    as none, 0.5 = half its requests per second)."""
+    base = {r["case"]: r["median"] for r in records
+            if r["stage"] == STAGE and r["mechanism"] == "none"}
+    for r in records:
+        if r["stage"] != STAGE:
+            continue
+        b = base.get(r["case"])
+        if r["mechanism"] == "none" or not b:
+            r["vs_none"] = None
+        else:
+            ratio = r["median"] / b
+            r["vs_none"] = {"ratio": ratio, "change_pct": (ratio - 1) * 100}
+
+
+def plan(rs):
+    """The steps of this stage, and what is left out."""
+    rs.macro = m = {"index": {}, "dead": {}, "requests": {}}
+    steps, skipped = [], []
+    flag = os.environ.get("ZPB_MACRO", "").strip()
+    micro_only = rs.quick or len(rs.cases) < _n_micro_cases()
+    if flag == "0" or (flag != "1" and micro_only):
+        why = "ZPB_MACRO=0" if flag == "0" else \
+            "--quick" if rs.quick else "--cases"
+        log(f"bench: macro stage not run ({why}; ZPB_MACRO=1 runs it)")
+        rs.results.doc["options"]["macro"] = None
+        return steps, skipped
+    cases = _env_list("ZPB_MACRO_CASES", list(CASES)) or list(CASES)
+    hooks = _env_list("ZPB_MACRO_HOOKS", HOOKS) or \
+        [h for h in HOOKS if h in rs.hooks]
+    profile = "quick" if rs.quick else "full" if rs.full else "default"
+    m["profile"] = dict(PROFILES[profile])
+    m["rounds"] = rounds = max(MIN_ROUNDS, rs.rounds)
+    # the server on the CPU the microbenchmarks use, the load on another
+    m["server_cpu"] = rs.cpu
+    others = [c for c in sorted(os.sched_getaffinity(0)) if c != rs.cpu]
+    m["load_cpu"] = others[-1] if others else None
+    m["ready_timeout"] = 30.0
+    rs.results.doc["options"]["macro"] = {
+        "cases": cases, "hooks": hooks, "rounds": rounds, "profile": profile,
+        "wrk_s": m["profile"]["wrk_s"], "redis_s": m["profile"]["redis_s"],
+        "redis_requests": {str(k): [m["profile"]["min"][k], v] for k, v in
+                           m["profile"]["cap"].items()},
+        "server_cpu": m["server_cpu"], "load_cpu": m["load_cpu"]}
+    if m["load_cpu"] is None:
+        log("bench: warning: one CPU only: the macro servers and their load "
+            "generators share it")
+    if "null" in rs.hooks and not os.environ.get("ZPB_MACRO_HOOKS"):
+        for c in cases:
+            skipped.append({"stage": STAGE, "case": c, "mechanism": None,
+                            "hook": "null", "reason": "a null hook would "
+                            "answer the server's own calls: nothing to "
+                            "serve"})
+    groups = []
+    for grp, srv in GROUPS.items():
+        scases = [c for c in cases if _group(c) == grp]
+        if not scases:
+            continue
+        missing = [t for t in TOOLS[srv] if shutil.which(t) is None]
+        if missing:
+            for c in scases:
+                for h in hooks:
+                    skipped.append({"stage": STAGE, "case": c,
+                                    "mechanism": None, "hook": h,
+                                    "reason": f"{', '.join(missing)} not "
+                                    "installed (scripts/deps)"})
+            continue
+        groups.append((grp, scases))
+    mechs = []
+    # default run: the zpoline variants only differ by a few ns to ~150 ns
+    # per call, below this stage's noise; --full or --mechs brings them in
+    asked = len(rs.all_mechs) < len(list_mechanisms(rs.build)[1])
+    for mech in rs.mechs:
+        if profile == "default" and not asked and \
+                mech.family == "zpoline" and mech.variant:
+            for c in cases:
+                for h in hooks:
+                    skipped.append({
+                        "stage": STAGE, "case": c, "mechanism": mech.name,
+                        "hook": h, "reason": "zpoline variant: in the macro "
+                        "stage with --full or --mechs only"})
+            continue
+        if mech.name != "none" and rs.runner is None:
+            for c in cases:
+                for h in hooks:
+                    skipped.append({"stage": STAGE, "case": c,
+                                    "mechanism": mech.name, "hook": h,
+                                    "reason": "zpbench-run is not built"})
+            continue
+        mechs.append(mech)
+    for rnd in range(1, rounds + 1):
+        for grp, scases in groups:
+            for mech in mechs:
+                for hook in (["none"] if mech.name == "none" else hooks):
+                    steps.append(MacroStep(grp, scases, mech, hook, rnd,
+                                           rounds))
+    return steps, skipped
+
+
+def _n_micro_cases():
+    from . import micro
+    return len(micro.CASES)
+
+
+def _fmt_rps(x):
+    if x is None:
+        return "-"
+    if x >= 10000:
+        return f"{x / 1000:.0f}k"
+    if x >= 1000:
+        return f"{x / 1000:.1f}k"
+    return f"{x:.0f}"
+
+
+def _fmt_ms(x):
+    if x is None:
+        return "-"
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+def report(records):
+    """Prints the macro table (one row per case x mechanism x hook) and the
+    matrix of throughput relative to none."""
+    recs = [r for r in records if r["stage"] == STAGE]
+    if not recs:
+        return
+    log()
+    log("macro: requests/s, median of the rounds; x none = median / median "
+        "of none (1.00 = as fast as without a hook)")
+    log(f"{'case':<14} {'mechanism':<14} {'hook':<5} {'req/s':>7} "
+        f"{'min-max':^15} {'x none':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'err':>4} {'sys/req':>7}")
+    last = None
+    for r in sorted(recs, key=lambda r: list(CASES).index(r["case"])):
+        if last and last != r["case"]:
+            log()
+        last = r["case"]
+        sp = r["spread"]
+        vs = f"{r['vs_none']['ratio']:.2f}" if r["vs_none"] else "-"
+        sc = r.get("server_syscalls") or []
+        per = [x["per_request"] for x in sc if x.get("per_request")]
+        per = f"{_median(per):.1f}" if per else "-"
+        errs = sum(e or 0 for e in r["errors"])
+        log(f"{r['case']:<14} {r['mechanism']:<14} {r['hook']:<5} "
+            f"{_fmt_rps(r['median']):>7} {_fmt_rps(sp['min']):>7}-"
+            f"{_fmt_rps(sp['max']):<7} {vs:>6} {_fmt_ms(r['p50_ms']):>7} "
+            f"{_fmt_ms(r['p99_ms']):>7} {errs:>4} {per:>7}")
+    cases = [c for c in CASES if any(r["case"] == c for r in recs)]
+    rows = {}
+    for r in recs:
+        rows.setdefault((r["mechanism"], r["hook"]), {})[r["case"]] = r
+    log()
+    log("macro: throughput relative to none (none: absolute req/s)")
+    w = max(len(c) for c in cases) + 1
+    log(f"{'mechanism':<14} {'hook':<5}" + "".join(f"{c:>{w}}" for c in cases))
+    for (mech, hook), by in rows.items():
+        cells = []
+        for c in cases:
+            r = by.get(c)
+            if r is None:
+                cells.append("-")
+            elif r["vs_none"]:
+                cells.append(f"{r['vs_none']['ratio']:.2f}")
+            elif mech == "none":
+                cells.append(_fmt_rps(r["median"]))
+            else:
+                cells.append("-")
+        log(f"{mech:<14} {hook:<5}" + "".join(f"{x:>{w}}" for x in cells))
+    if _times["first"] is not None:
+        el = _times["last"] - _times["first"]
+        log(f"macro stage: {_times['steps']} steps in {int(el) // 60}:"
+            f"{int(el) % 60:02d}")
