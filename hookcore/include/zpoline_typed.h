@@ -200,8 +200,8 @@ struct zp_ksigaction {
 	ZP_T3(tgkill, pid_t, tgid, pid_t, tid, int, sig)                    \
 	ZP_T1(set_tid_address, int *, tidptr)                               \
 	ZP_T2(set_robust_list, void *, head, size_t, len)                   \
-	ZP_T4(rseq, void *, rseq_area, uint32_t, len, int, flags, uint32_t,      \
-	      sig)                                                          \
+	ZP_T4(rseq, void *, rseq_area, uint32_t, len, int, flags,           \
+	      uint32_t, sig)                                                \
 	ZP_T2(arch_prctl, int, code, unsigned long, addr)                   \
 	ZP_T6(futex, uint32_t *, uaddr, int, op, uint32_t, val,             \
 	      const struct timespec *, timeout, uint32_t *, uaddr2,         \
