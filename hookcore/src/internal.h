@@ -79,7 +79,14 @@ int zp_cache_load(const char *dir, const struct zp_map_id *id, uint32_t **sites,
 		  size_t *n);
 int zp_cache_store(const char *dir, const struct zp_map_id *id,
 		   const uintptr_t *sites, size_t n, uintptr_t start);
+/* Rewrites every mapping not rewritten or marked before (single-threaded,
+ * or under late.c's lock). */
 int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st);
+/* Marks every current mapping as dealt with (after the hook is loaded). */
+int zp_rewrite_mark_known(void);
+
+/* late.c: ZPOLINE_DLOPEN=1, rewrite what dlopen() maps later */
+void zp_late_enable(const struct zp_rewrite_opts *o);
 
 /* vdso.c: route the vDSO's functions through the trampoline; sets how many
  * were hooked. -errno if the vDSO cannot be found or patched. */

@@ -349,6 +349,49 @@ static int excluded(const struct mapping *m, const char *self,
 	return 0;
 }
 
+/*
+ * Mappings already dealt with, so that a later pass (after a dlopen) only
+ * rewrites what is new: those rewritten, and those present when the hook
+ * library was loaded (its namespace's own libc must never be rewritten).
+ */
+#define MAX_KNOWN 1024
+static struct {
+	uintptr_t start;
+	unsigned long inode;
+} known[MAX_KNOWN];
+static unsigned nknown;
+
+static int is_known(const struct mapping *m)
+{
+	for (unsigned i = 0; i < nknown; i++)
+		if (known[i].start == m->start && known[i].inode == m->inode)
+			return 1;
+	return 0;
+}
+
+static void remember(const struct mapping *m)
+{
+	if (nknown < MAX_KNOWN && !is_known(m)) {
+		known[nknown].start = m->start;
+		known[nknown].inode = m->inode;
+		nknown++;
+	}
+}
+
+int zp_rewrite_mark_known(void)
+{
+	struct mapping *maps;
+	size_t n;
+	int err = read_maps(&maps, &n);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		remember(&maps[i]);
+	free(maps);
+	return 0;
+}
+
 int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 {
 	struct mapping *maps;
@@ -376,6 +419,9 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 		size_t before = all.n;
 		double t = now_ms();
 
+		if (is_known(m))
+			continue;
+		remember(m);
 		if (excluded(m, self_path, o->exclude)) {
 			if (o->verbose > 1)
 				fprintf(stderr, "zpoline: skip %s [%lx-%lx]\n",

@@ -305,8 +305,11 @@ zp_stub_\variant:
 	.p2align 4
 	.type	zp_bypass, @function
 zp_bypass:
+	/* guard 2: libzpoline's own work (late rewriting), not a bypass */
+	cmpb	$GUARD_INTERNAL, %fs:(%r11)
+	je	1f
 	lock incq zp_bypass_count(%rip)
-	CLASSIFY
+1:	CLASSIFY
 	test	%r11, %r11
 	jnz	zp_exec_special_bypass
 	syscall

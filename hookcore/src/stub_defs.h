@@ -27,6 +27,7 @@
  * together as one 16-bit store: inside the hook calls are allowed.
  */
 #define GUARD_IN_HOOK 0x0001 /* guard 1, selector ALLOW */
+#define GUARD_INTERNAL 2     /* guard byte while libzpoline works itself */
 #define GUARD_FREE 0x0100    /* guard 0, selector BLOCK */
 #define PR_SET_SYSCALL_USER_DISPATCH 59
 #define PR_SYS_DISPATCH_ON 1

@@ -41,7 +41,7 @@ static unsigned long bypassed(void)
 struct config {
 	enum zp_sled sled;
 	enum zp_save save;
-	int verbose, sweep, vdso, lazy;
+	int verbose, sweep, vdso, lazy, late;
 	char **exclude;
 	const char *hook;
 };
@@ -155,7 +155,8 @@ static void setup_trampoline(const struct config *c, enum zp_save *save)
 
 static void rewrite(const struct config *c, struct zp_rewrite_stats *st)
 {
-	struct zp_rewrite_opts o = {
+	static struct zp_rewrite_opts o;
+	o = (struct zp_rewrite_opts){
 		.sweep = c->sweep,
 		.verbose = c->verbose,
 		.exclude = (const char *const *)c->exclude,
@@ -165,6 +166,8 @@ static void rewrite(const struct config *c, struct zp_rewrite_stats *st)
 
 	if (err)
 		die("rewriting the code failed: %s", strerror(-err));
+	if (c->late)
+		zp_late_enable(&o);
 }
 
 /* Loads the hook library; returns its zpoline_hook_flags (0 if none). The
@@ -232,6 +235,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 			      (const char *const[]){ "fast", "sweep" }, 2, 0),
 		.vdso = pick("ZPOLINE_VDSO", (const char *const[]){ "0", "1" }, 2, 0),
 		.lazy = pick("ZPOLINE_LAZY", (const char *const[]){ "0", "1" }, 2, 0),
+		.late = pick("ZPOLINE_DLOPEN", (const char *const[]){ "0", "1" }, 2, 0),
 	};
 	struct zp_rewrite_stats st;
 	enum zp_save save;
@@ -271,6 +275,9 @@ __attribute__((constructor)) static void zpoline_init(void)
 		if (err)
 			die("cannot update the trampoline: %s", strerror(-err));
 	}
+	/* what the hook's namespace mapped must never be rewritten later */
+	if (c.late && zp_rewrite_mark_known())
+		die("cannot read /proc/self/maps");
 	if (c.lazy)
 		hook = zp_lazy_filter(hook);
 	__atomic_store_n(&zp_active_hook, hook, __ATOMIC_RELEASE);
