@@ -33,7 +33,8 @@ struct zpm_mech {
 
 extern const struct zpm_mech zpm_none, zpm_preload, zpm_ptrace,
 	zpm_ptrace_seccomp, zpm_seccomp, zpm_sud, zpm_zpoline,
-	zpm_zpoline_nop, zpm_zpoline_xsave, zpm_zpoline_gpr;
+	zpm_zpoline_nop, zpm_zpoline_avx512, zpm_zpoline_xsave, zpm_zpoline_gpr,
+	zpm_zpoline_late, zpm_lazypoline;
 
 /* "<bindir>/<rel>" in a static buffer; NULL if it does not exist. */
 const char *zpm_file(const char *bindir, const char *rel, char *buf,

@@ -1,21 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * zpoline: LD_PRELOAD=libzpoline.so with the standard hook library of the
- * chosen kind (hookcore). The variants only change ZPOLINE_SLED and
- * ZPOLINE_SAVE, so the benchmarks can show what each choice costs.
+ * chosen kind (hookcore). The variants only set libzpoline's variables
+ * (ZPOLINE_SLED, ZPOLINE_SAVE, ZPOLINE_LAZY, ZPOLINE_DLOPEN), so the
+ * benchmarks can show what each choice costs.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_OFF 0
+#endif
 
 #include "mech.h"
 
 struct zpoline_variant {
-	const char *sled; /* ZPOLINE_SLED or NULL (default) */
-	const char *save; /* ZPOLINE_SAVE or NULL (default) */
+	const char *env[2]; /* "NAME=value" settings, NULL-terminated */
+	int needs_sud;
 };
 
 #define LIBZPOLINE "../hookcore/libzpoline.so"
@@ -42,7 +49,6 @@ static const char *zpoline_supported(const struct zpm_mech *m,
 	FILE *f;
 	long min_addr = -1;
 
-	(void)m;
 	if (!zpm_file(bindir, LIBZPOLINE, buf, sizeof(buf)))
 		return "libzpoline.so not found beside the runner "
 		       "(../hookcore/)";
@@ -55,6 +61,11 @@ static const char *zpoline_supported(const struct zpm_mech *m,
 	if (min_addr != 0 && !has_cap_sys_rawio())
 		return "cannot map VA 0: set vm.mmap_min_addr=0 or run with "
 		       "CAP_SYS_RAWIO";
+	/* turning dispatch off is a no-op that fails where SUD is missing */
+	if (((const struct zpoline_variant *)m->priv)->needs_sud &&
+	    prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0))
+		return "Syscall User Dispatch unavailable (needs Linux >= 5.11 "
+		       "with CONFIG_GENERIC_ENTRY)";
 	return NULL;
 }
 
@@ -67,15 +78,14 @@ static int zpoline_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 		return 3;
 	if (zpm_preload_env(lib) || setenv("ZPOLINE_HOOK", ctx->hook, 1))
 		return 2;
-	if (v->sled && setenv("ZPOLINE_SLED", v->sled, 1))
-		return 2;
-	if (v->save && setenv("ZPOLINE_SAVE", v->save, 1))
-		return 2;
+	for (int i = 0; i < 2 && v->env[i]; i++)
+		if (putenv((char *)v->env[i]))
+			return 2;
 	return zpm_spawn_wait(ctx, NULL, NULL);
 }
 
-#define ZPOLINE_MECH(var, nm, description, sled_, save_)                       \
-	static const struct zpoline_variant var##_v = { sled_, save_ };        \
+#define ZPOLINE_MECH(var, nm, description, env1, sud)                          \
+	static const struct zpoline_variant var##_v = { { env1, NULL }, sud }; \
 	const struct zpm_mech var = {                                          \
 		.name = nm,                                                    \
 		.desc = description,                                           \
@@ -87,14 +97,26 @@ static int zpoline_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 ZPOLINE_MECH(zpm_zpoline, "zpoline",
 	     "LD_PRELOAD=libzpoline.so: syscall -> call *%rax into the VA-0 "
 	     "trampoline (default sled and save)",
-	     NULL, NULL);
+	     NULL, 0);
 ZPOLINE_MECH(zpm_zpoline_nop, "zpoline-nop",
-	     "zpoline with the paper's plain nop sled (ZPOLINE_SLED=nop)", "nop",
-	     NULL);
+	     "zpoline with the paper's plain nop sled (ZPOLINE_SLED=nop)",
+	     "ZPOLINE_SLED=nop", 0);
+ZPOLINE_MECH(zpm_zpoline_avx512, "zpoline-avx512",
+	     "zpoline saving zmm0-31, k0-7 and mxcsr on every call, as for a "
+	     "hook that uses vector registers (ZPOLINE_SAVE=avx512)",
+	     "ZPOLINE_SAVE=avx512", 0);
 ZPOLINE_MECH(zpm_zpoline_xsave, "zpoline-xsave",
 	     "zpoline saving extended state with xsave (ZPOLINE_SAVE=xsave)",
-	     NULL, "xsave");
+	     "ZPOLINE_SAVE=xsave", 0);
 ZPOLINE_MECH(zpm_zpoline_gpr, "zpoline-gpr",
 	     "zpoline saving general registers only (ZPOLINE_SAVE=gpr; UNSAFE: "
 	     "the hook may clobber vector registers)",
-	     NULL, "gpr");
+	     "ZPOLINE_SAVE=gpr", 0);
+ZPOLINE_MECH(zpm_zpoline_late, "zpoline-late",
+	     "zpoline that also rewrites libraries dlopen'ed later "
+	     "(ZPOLINE_DLOPEN=1)",
+	     "ZPOLINE_DLOPEN=1", 0);
+ZPOLINE_MECH(zpm_lazypoline, "lazypoline",
+	     "libzpoline in lazy mode: SUD traps each site once, rewrites it, "
+	     "then it runs at zpoline speed (ZPOLINE_LAZY=1)",
+	     "ZPOLINE_LAZY=1", 1);

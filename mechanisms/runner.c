@@ -20,8 +20,9 @@
 static const struct zpm_mech *const mechs[] = {
 	&zpm_none,	&zpm_preload,	    &zpm_ptrace,
 	&zpm_ptrace_seccomp, &zpm_seccomp,  &zpm_sud,
-	&zpm_zpoline,	&zpm_zpoline_nop,   &zpm_zpoline_xsave,
-	&zpm_zpoline_gpr,
+	&zpm_zpoline,	&zpm_zpoline_nop,   &zpm_zpoline_avx512,
+	&zpm_zpoline_xsave, &zpm_zpoline_gpr, &zpm_zpoline_late,
+	&zpm_lazypoline,
 };
 #define NMECHS (sizeof(mechs) / sizeof(mechs[0]))
 
