@@ -7,7 +7,7 @@
  *	openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) = 3
  *	read(3, "myhost\n", 4096) = 7
  *	openat(AT_FDCWD, "/nope", O_RDONLY) = -1 ENOENT (No such file or directory)
- *	[pid 4242] getpid() = 4241          <- once the process has threads
+ *	[pid 4242] getpid() = 4241          <- once there are threads or a fork
  *
  * Calls that do not come back are written before they run: exit and
  * exit_group as `exit_group(0) = ?`, execve as `execve(...) <unfinished ...>`
@@ -47,7 +47,7 @@ static unsigned char only[ZP_SYS_NR_MAX + 1]; /* filter, if any */
 static int filtered;
 static long self_pid;
 static int vm_readv_ok = 1;
-static int multi_threaded;
+static int multi_threaded; /* or forked: prefix lines with the tid */
 
 /* ---- reading the traced memory ---- */
 
@@ -697,33 +697,27 @@ static void emit(struct zp_out *o)
 	}
 }
 
-#define CLONE_THREAD_BIT 0x10000ul
 #define CLONE_VM_BIT 0x100ul
 
-/* Lines get a [pid TID] prefix from the first thread creation on. */
+/*
+ * From the first thread or process creation on, lines start with the tid
+ * ([pid TID], like strace -f): threads, and after fork/vfork both
+ * processes, write to the same output.
+ */
 static void note_threads(const struct zp_syscall *sc)
 {
-	unsigned long flags = 0;
-
-	if (sc->nr == SYS_clone)
-		flags = (unsigned long)sc->args[0];
-	else if (sc->nr == SYS_clone3 &&
-		 peek(&flags, (unsigned long)sc->args[0], 8) != 8)
-		flags = 0;
-	if (flags & CLONE_THREAD_BIT)
+	if (sc->nr == SYS_clone || sc->nr == SYS_clone3 ||
+	    sc->nr == SYS_fork || sc->nr == SYS_vfork)
 		__atomic_store_n(&multi_threaded, 1, __ATOMIC_RELAXED);
 }
 
-/* In a new process (fork-like clone returned 0): one thread, new pid. */
+/* A fork child reads its memory through its own pid. (A vfork child or a
+ * CLONE_VM child shares the parent's memory, so the parent's pid works.) */
 static void note_child(const struct zp_syscall *sc, long ret)
 {
-	if (ret != 0)
-		return;
-	if (sc->nr == SYS_fork ||
-	    (sc->nr == SYS_clone && !(sc->args[0] & CLONE_VM_BIT))) {
+	if (ret == 0 && (sc->nr == SYS_fork ||
+			 (sc->nr == SYS_clone && !(sc->args[0] & CLONE_VM_BIT))))
 		self_pid = zp_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
-		__atomic_store_n(&multi_threaded, 0, __ATOMIC_RELAXED);
-	}
 }
 
 static long hook(const struct zp_syscall *sc)
