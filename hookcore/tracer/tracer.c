@@ -726,12 +726,12 @@ static long hook(const struct zp_syscall *sc)
 	struct zp_out o = ZP_OUT_INIT(line);
 	long nr = sc->nr, ret;
 
+	note_threads(sc);
 	if (filtered && (nr < 0 || nr > ZP_SYS_NR_MAX || !only[nr])) {
 		ret = zp_passthrough(sc);
 		note_child(sc, ret);
 		return ret;
 	}
-	note_threads(sc);
 	put_head(&o, nr);
 	zo_putc(&o, '(');
 
