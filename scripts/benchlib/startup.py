@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+"""The startup stage: how long a program takes from exec to exit, plain and
+under zpoline, i.e. what rewriting the code at start-up costs.
+
+Cases: /bin/true and `python3 -c pass` (more libraries). Configurations:
+none; zpoline with a warm site cache (the usual case), with a cold one (a
+new empty cache directory per run: scan and decode everything), and with
+ZPOLINE_REWRITE=sweep (every mapping decoded linearly, like the original
+zpoline's rewriter); lazypoline (nothing rewritten up front). Each sample
+is the wall time of one run through zpbench-run, in ms; the runner's own
+cost is in every configuration, none included, so differences are the
+mechanism's.
+"""
+
+import shutil
+import tempfile
+import time
+
+from .common import fmt_ns, log, mech_command, run_child, summarize
+
+STAGE = "startup"
+CASES = {
+    "true": ["/bin/true"],
+    "python3": ["/usr/bin/python3", "-c", "pass"],
+}
+# (mechanism, variant, extra environment; "CACHE" = a cache directory)
+CONFIGS = [
+    ("none", "", {}),
+    ("zpoline", "cache=warm", {"ZPOLINE_CACHE": "CACHE"}),
+    ("zpoline", "cache=cold", {"ZPOLINE_CACHE": "NEW"}),
+    ("zpoline", "rewrite=sweep", {"ZPOLINE_REWRITE": "sweep"}),
+    ("lazypoline", "", {}),
+]
+
+
+class StartupStep:
+    def __init__(self, case, mech, variant, env, rnd, rounds):
+        self.case, self.mech, self.variant, self.env = case, mech, variant, env
+        self.label = f"{case:<11} {mech.name:<14} {variant or '-':<13}"
+        if rounds > 1:
+            self.label += f" r{rnd}/{rounds}"
+
+    def key(self):
+        return {"stage": STAGE, "case": self.case, "mechanism": self.mech.name,
+                "hook": "pass", "variant": self.variant}
+
+    def run(self, rs):
+        cmd, env = mech_command(rs, self.mech, "pass", CASES[self.case])
+        samples = []
+        # one run unmeasured: page cache, and the warm site cache
+        for i in range(rs.startup_runs + 1):
+            extra = dict(env)
+            fresh = None
+            for k, v in self.env.items():
+                if v == "CACHE":
+                    v = rs.startup_cache
+                elif v == "NEW":
+                    v = fresh = tempfile.mkdtemp(prefix="zpcache-")
+                extra[k] = v
+            t0 = time.perf_counter()
+            try:
+                run_child(cmd, extra, 60)
+            finally:
+                if fresh:
+                    shutil.rmtree(fresh, ignore_errors=True)
+            if i:
+                samples.append((time.perf_counter() - t0) * 1e3)
+        recs = rs.results.doc["records"]
+        rec = next((r for r in recs if r["stage"] == STAGE and
+                    r["case"] == self.case and r["mechanism"] == self.mech.name
+                    and r["variant"] == self.variant), None)
+        if rec is None:
+            rec = {"stage": STAGE, "case": self.case, "args": {},
+                   "mechanism": self.mech.name, "family": self.mech.family,
+                   "variant": self.variant, "hook": "pass", "unit": "ms",
+                   "command": cmd, "env": {**env, **self.env}, "samples": []}
+            recs.append(rec)
+        rec["samples"] += samples
+        rec["repetitions"] = len(rec["samples"])
+        rec.update(summarize(rec["samples"]))
+        _refresh_vs_none(recs)
+        rs.results.save()
+        return f"{fmt_ns(summarize(samples)['median'])} ms"
+
+
+def _refresh_vs_none(records):
+    base = {r["case"]: r["median"] for r in records
+            if r["stage"] == STAGE and r["mechanism"] == "none"}
+    for r in records:
+        if r["stage"] != STAGE:
+            continue
+        b = base.get(r["case"])
+        r["vs_none"] = None if b is None or r["mechanism"] == "none" else {
+            "overhead_ms": r["median"] - b, "ratio": r["median"] / b}
+
+
+def plan(rs):
+    rs.startup_runs = 3 if rs.quick else 40 if rs.full else 15
+    rs.startup_cache = tempfile.mkdtemp(prefix="zpcache-warm-")
+    by_name = {m.name: m for m in rs.mechs}
+    steps, skipped = [], []
+    for rnd in range(1, rs.rounds + 1):
+        for case in CASES:
+            for name, variant, env in CONFIGS:
+                mech = by_name.get(name)
+                if mech is None:
+                    continue
+                steps.append(StartupStep(case, mech, variant, env, rnd,
+                                         rs.rounds))
+    return steps, skipped
+
+
+def report(records):
+    recs = [r for r in records if r["stage"] == STAGE]
+    if not recs:
+        return
+    log()
+    log("startup: wall time from exec to exit, ms (median of the runs)")
+    log(f"{'case':<8} {'mechanism':<11} {'variant':<14} {'median':>7} "
+        f"{'min-max':^15} {'+ms/none':>8} {'x none':>6}")
+    for r in recs:
+        sp, vs = r["spread"], r.get("vs_none")
+        added = f"{vs['overhead_ms']:+.2f}" if vs else "-"
+        ratio = f"{vs['ratio']:.2f}" if vs else "-"
+        variant = r["variant"] or "-"
+        log(f"{r['case']:<8} {r['mechanism']:<11} {variant:<14} "
+            f"{fmt_ns(r['median']):>7} {fmt_ns(sp['min']):>7}-"
+            f"{fmt_ns(sp['max']):<7} {added:>8} {ratio:>6}")
