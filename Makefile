@@ -25,3 +25,15 @@ coverage: all
 
 clean:
 	rm -rf $(BUILD)
+
+# The report of a results set (default: the newest results/<date>-<host>/):
+# report.md + report.html + figures/ under RESULTS/report/.
+RESULTS ?= $(lastword $(sort $(wildcard results/[0-9]*/)))
+.PHONY: report regress
+report:
+	@test -n "$(RESULTS)" || { echo "make report: no results/<date>-<host>/ yet: run make bench, or RESULTS=dir"; exit 1; }
+	scripts/report $(RESULTS)
+
+# Ratio-based regression gate against results/baseline/regress.json (< 1 min).
+regress: all
+	BUILD=$(BUILD) scripts/regress

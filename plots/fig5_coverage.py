@@ -17,6 +17,7 @@ def draw(rs, fig):
     progs, mechs, data = zpresults.coverage_rows(rs)
     if not progs:
         raise NoData("no coverage records (stage \"coverage\")")
+    fig.set_size_inches(9, 2.4 + 0.4 * len(progs))
     nan = float("nan")
     grid = [[data.get((p, m), (nan,))[0] for m in mechs] for p in progs]
     ax = fig.subplots()
@@ -40,10 +41,9 @@ def draw(rs, fig):
     cb.set_label("system calls hooked / reached the kernel [%]")
     ax.set_title("Dynamic coverage: share of system calls each mechanism "
                  "hooked", fontsize=10)
-    fig.subplots_adjust(top=0.93, bottom=0.2, left=0.2, right=0.97)
+    fig.subplots_adjust(top=0.9, bottom=0.25, left=0.16, right=0.92)
     return "ground truth: ptrace count"
 
 
 if __name__ == "__main__":
-    sys.exit(mplcommon.run("fig5-coverage", draw, __doc__,
-                           size=(9, 2.2 + 0.3 * 12)))
+    sys.exit(mplcommon.run("fig5-coverage", draw, __doc__))

@@ -371,7 +371,8 @@ def coverage_value(rec):
         c = c.get("percent", c.get("fraction", c.get("total")))
     if isinstance(c, (int, float)):
         return 100.0 * c if c <= 1.0 and rec.get("unit") != "%" else float(c)
-    h, t = rec.get("hooked"), rec.get("truth")
+    h = rec.get("matched", rec.get("hooked"))
+    t = rec.get("truth_total", rec.get("truth"))
     if isinstance(h, (int, float)) and isinstance(t, (int, float)) and t:
         return 100.0 * h / t
     if rec.get("unit") in ("%", "percent") and median_of(rec) is not None:
@@ -380,19 +381,21 @@ def coverage_value(rec):
 
 
 def coverage_rows(rs):
-    """(programs, mechanisms, {(program, mech): (percent, hooked, truth)}).
-    Dynamic coverage only (records of kind/type "static" are left out)."""
+    """(programs, mechanisms, {(program, mech): (percent, hooked, truth)}):
+    dynamic coverage, stage "coverage" (scripts/coverage: `coverage` is
+    matched / truth_total as a fraction). The static rewrite check is
+    stage "coverage-static" and is not drawn here."""
     recs = rs.records("coverage")
     progs, data = [], {}
     for r in recs:
-        if (r.get("kind") or r.get("type") or "dynamic") != "dynamic":
-            continue
         v = coverage_value(r)
         if v is None:
             continue
         prog = r.get("program") or r.get("case")
         if prog not in progs:
             progs.append(prog)
-        data[(prog, r["mechanism"])] = (v, r.get("hooked"), r.get("truth"))
+        data[(prog, r["mechanism"])] = (
+            v, r.get("matched", r.get("hooked")),
+            r.get("truth_total", r.get("truth")))
     mechs = [m for m in rs.mechanisms() if any(k[1] == m for k in data)]
     return progs, mechs, data
