@@ -12,10 +12,12 @@ cost is in every configuration, none included, so differences are the
 mechanism's.
 """
 
+import os
 import shutil
 import tempfile
 import time
 
+from . import micro
 from .common import fmt_ns, log, mech_command, run_child, summarize
 
 STAGE = "startup"
@@ -95,6 +97,13 @@ def _refresh_vs_none(records):
 
 
 def plan(rs):
+    # like the macro stage: a run restricted to some micro cases is about
+    # those; ZPB_STARTUP=1/0 forces it on/off
+    flag = os.environ.get("ZPB_STARTUP", "").strip()
+    if flag == "0" or (flag != "1" and len(rs.cases) < len(micro.CASES)):
+        why = "ZPB_STARTUP=0" if flag == "0" else "--cases"
+        log(f"bench: startup stage not run ({why}; ZPB_STARTUP=1 runs it)")
+        return [], []
     rs.startup_runs = 3 if rs.quick else 40 if rs.full else 15
     rs.startup_cache = tempfile.mkdtemp(prefix="zpcache-warm-")
     by_name = {m.name: m for m in rs.mechs}
