@@ -17,8 +17,12 @@ $(BUILD)/build.ninja:
 test: all
 	scripts/test
 
+# The benchmarks, then (FULL=1) the coverage harness, then the report of
+# the results directory they wrote.
 bench: all
 	scripts/bench $(if $(FULL),--full)
+	$(if $(FULL),scripts/coverage --build $(BUILD) --full)
+	$(MAKE) --no-print-directory report
 
 coverage: all
 	scripts/coverage --build $(BUILD) $(if $(FULL),--full)
