@@ -58,9 +58,11 @@ static inline int zpt_run(const char *hook, char *const argv[],
 			  const char *const *env, const char *out,
 			  const char *err)
 {
-	pid_t pid = fork();
+	pid_t pid;
 	int st;
 
+	fflush(NULL); /* or the child's freopen() flushes our output again */
+	pid = fork();
 	if (pid < 0)
 		FAIL("fork: %s", strerror(errno));
 	if (!pid) {
