@@ -367,12 +367,18 @@ def plan(rs):
                                     "reason": "zpbench-run is not built"})
             continue
         mechs.append(mech)
+    configs = [(mech, hook) for mech in mechs
+               for hook in (["none"] if mech.name == "none" else hooks)]
     for rnd in range(1, rounds + 1):
+        # each round starts at another configuration: whatever the first
+        # step after a change of group pays (the previous server's sockets
+        # closing, a cold load generator) and slow drifts of the machine's
+        # load do not always fall on the same one (none, the baseline)
+        shift = (rnd - 1) * len(configs) // rounds
+        order = configs[shift:] + configs[:shift]
         for grp, scases in groups:
-            for mech in mechs:
-                for hook in (["none"] if mech.name == "none" else hooks):
-                    steps.append(MacroStep(grp, scases, mech, hook, rnd,
-                                           rounds))
+            for mech, hook in order:
+                steps.append(MacroStep(grp, scases, mech, hook, rnd, rounds))
     return steps, skipped
 
 
