@@ -70,14 +70,39 @@ def cpus():
     return server, (others[-1] if others else None)
 
 
+def group_members(pgid):
+    """Live processes of process group pgid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            out.append(int(d))
+    return out
+
+
 def kill_group(p, grace=STOP_GRACE_S):
-    """SIGTERM to the process group of p (the runner, a ptrace tracer and
-    its tracee all live there), SIGKILL after `grace` seconds; reaps p.
-    Returns how it ended: 'exited', 'terminated' or 'killed'."""
+    """Stops what p started: SIGTERM to the members of p's process group
+    other than p itself (p is the runner, which forks the server; a ptrace
+    tracer must not get the SIGTERM itself: it would die and take its
+    tracee with it before the count hook's JSON is written), or to p when
+    it is alone; then waits for p up to `grace` seconds and SIGKILLs the
+    whole group. Reaps p. Returns 'exited', 'terminated' or 'killed'."""
     if p.poll() is not None:
         _killpg(p.pid, signal.SIGKILL)  # strays of an exited runner
         return "exited"
-    _killpg(p.pid, signal.SIGTERM)
+    others = [q for q in group_members(p.pid) if q != p.pid]
+    for q in others or [p.pid]:
+        try:
+            os.kill(q, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         p.wait(timeout=grace)
         how = "terminated"

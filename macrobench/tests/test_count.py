@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The count hook under zpoline sees the servers' own system calls: the
 JSON it writes holds the event loop (epoll_wait/epoll_pwait) and at least
-one receive and one send per request."""
+one receive and one send per request. Under ptrace the counts survive the
+server's stop."""
 
 import os
 import shutil
@@ -51,6 +52,17 @@ def main():
           lambda r: sum(x["requests"] for x in r.values()), redis)
     check("nginx", ["--duration", "1"],
           lambda r: sum(x["requests"] for x in r.values()), nginx)
+    # a tracer that is stopped with its server still writes the counts (the
+    # SIGTERM goes to the server, not to the tracer, which would die first)
+    if supported("ptrace"):
+        rc, doc, err = macro_run("--mech=ptrace", "--hook=count",
+                                 "--server=redis", "--requests", "1000")
+        st = doc.get("count")
+        if rc != 0 or not st or st["processes"][0]["mechanism"] != "ptrace" \
+                or st["counts"].get("0", 0) < 2000:
+            fail(f"redis under ptrace/count: exit {rc}, counts {st}, "
+                 f"{doc.get('error')}")
+        print(f"redis under ptrace: {st['total']} syscalls counted")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ def main():
     if supported("zpoline"):
         case("zpoline", "nginx", signal.SIGINT)
     if supported("ptrace"):
+        case("ptrace", "redis", signal.SIGINT)
         case("ptrace", "redis", signal.SIGKILL)
     else:
         skip("ptrace not supported: its case was not run")
