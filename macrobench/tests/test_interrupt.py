@@ -5,6 +5,7 @@ server down too (PR_SET_PDEATHSIG through the runner)."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -59,6 +60,7 @@ def case(mech, server, sig):
         fail(f"{what}: processes {left} still running")
     if sig != signal.SIGKILL and os.path.exists(d):
         fail(f"{what}: {d} left behind")
+    shutil.rmtree(d, ignore_errors=True)  # a SIGKILLed driver cannot
     # the load generator (in a session of its own) went with the driver
     load = "redis-benchmark" if server == "redis" else "wrk"
     deadline = time.monotonic() + 10
