@@ -162,8 +162,10 @@ def _refresh_vs_none(records):
     base = {(r["case"], _key(r["args"])): r["median"] for r in records
             if r["stage"] == STAGE and r["mechanism"] == "none"}
     for r in records:
+        if r["stage"] != STAGE:
+            continue  # other stages keep their own vs_none
         b = base.get((r["case"], _key(r["args"])))
-        if r["stage"] != STAGE or r["hook"] in ("none", "null") or b is None:
+        if r["hook"] in ("none", "null") or b is None:
             r["vs_none"] = None
         else:
             r["vs_none"] = {"overhead_ns": r["median"] - b,
