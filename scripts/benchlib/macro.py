@@ -348,7 +348,7 @@ def plan(rs):
     mechs = []
     # default run: the zpoline variants only differ by a few ns to ~150 ns
     # per call, below this stage's noise; --full or --mechs brings them in
-    asked = len(rs.all_mechs) < len(list_mechanisms(rs.build)[1])
+    asked = rs.mechs_asked
     for mech in rs.mechs:
         if profile == "default" and not asked and \
                 mech.family == "zpoline" and mech.variant:
