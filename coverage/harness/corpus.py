@@ -198,7 +198,8 @@ REAL = [
 
 # ---- torture programs ----------------------------------------------------
 
-ALL = ["ptrace", "ptrace-seccomp", "seccomp", "sud", "preload", "zpoline"]
+ALL = ["ptrace", "ptrace-seccomp", "seccomp", "sud", "preload", "zpoline",
+       "zpoline-late", "lazypoline"]
 
 
 def _exp(default, **over):
@@ -224,27 +225,37 @@ TORTURE = [
         hints={"zpoline": {MARK: "libtt-dl.so was dlopen()ed after start-up: "
                            + LATE_CODE},
                "preload": {MARK: "raw `syscall` instruction"}}),
-    _tt("jit", {MARK: K}, {MARK: _exp(1.0, preload=0.0, zpoline=0.0)},
+    _tt("jit", {MARK: K}, {MARK: _exp(1.0, preload=0.0, zpoline=0.0,
+                                      zpoline_late=0.0)},
         hints={"zpoline": {MARK: "JIT code written at run time into an "
                            "anonymous page: " + LATE_CODE},
                "preload": {MARK: "raw `syscall` instruction in JIT code"}}),
     _tt("static", {MARK: K, 39: K},
-        {MARK: _exp(1.0, preload=0.0, sud=0.0, zpoline=0.0),
-         39: _exp(1.0, preload=0.0, sud=0.0, zpoline=0.0)}, static=True),
+        {MARK: _exp(1.0, preload=0.0, sud=0.0, zpoline=0.0, zpoline_late=0.0,
+                    lazypoline=0.0),
+         39: _exp(1.0, preload=0.0, sud=0.0, zpoline=0.0, zpoline_late=0.0,
+                  lazypoline=0.0)}, static=True),
     # Synchronous signals (kill) are delivered on the way back from the
     # kill syscall, which an in-process hook made: the handler runs inside
     # the hook. zpoline's re-entry guard sends its calls straight to the
     # kernel (counted as bypassed). seccomp and sud see them all.
     _tt("signal", {MARK: 2 * K},
-        {MARK: _exp(1.0, preload=0.0, zpoline=0.5)},
+        {MARK: _exp(1.0, preload=0.0, zpoline=0.5, zpoline_late=0.5,
+                    lazypoline=0.5)},
         hints={"zpoline": {MARK: "half the handlers ran on the way back from "
                            "a kill() the hook made: re-entry guard (bypassed)"},
+               "lazypoline": {MARK: "half the handlers ran on the way back "
+                              "from a kill() the hook made: while the hook "
+                              "runs, the dispatch selector is open, so calls "
+                              "from sites not rewritten yet go straight to "
+                              "the kernel (not even counted as bypasses)"},
                "preload": {MARK: "raw `syscall` instruction"}}),
     _tt("threads", {MARK: 4 * K}, {MARK: _exp(1.0, preload=0.0)},
         hints={"preload": {MARK: "raw `syscall` instruction"}}),
     _tt("spawn", {MARK: 3 * K}, {MARK: _exp(1.0, preload=0.0)},
         hints={"preload": {MARK: "raw `syscall` instruction"}}),
-    _tt("vdso", {228: K}, {228: _exp(1.0, preload=0.0, zpoline=0.0)},
+    _tt("vdso", {228: K}, {228: _exp(1.0, preload=0.0, zpoline=0.0,
+                                     zpoline_late=0.0)},
         hints={"zpoline": {228: "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) has "
                            "no vDSO fast path: the vDSO's own fallback "
                            "`syscall` makes it, and the vDSO is not rewritten"},

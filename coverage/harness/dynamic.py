@@ -44,7 +44,7 @@ from .sysnames import name as sysname
 
 # Mechanisms that enter the process as an LD_PRELOAD library: they exist
 # only once the dynamic loader runs their constructor.
-PRELOAD_FAMILIES = ("preload", "sud", "zpoline")
+PRELOAD_FAMILIES = ("preload", "sud", "zpoline", "lazypoline")
 TRUTH = "ptrace"
 
 
@@ -211,7 +211,7 @@ def _reason(prog, family, nr, static):
         return h["*"]
     if family == "preload":
         return PRELOAD_WHY
-    if family in ("sud", "zpoline") and nr in HEAP_INIT:
+    if family in ("sud", "zpoline", "lazypoline") and nr in HEAP_INIT:
         return HEAP_WHY
     if family in ("seccomp", "sud") and nr == 13:
         return SIGSYS_WHY

@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 from harness import corpus, dynamic  # noqa: E402
 
 K = 200  # marked calls per path (expectations are fractions of it)
-MECHS = ["ptrace", "ptrace-seccomp", "seccomp", "sud", "preload", "zpoline"]
+MECHS = ["ptrace", "ptrace-seccomp", "seccomp", "sud", "preload", "zpoline",
+         "zpoline-late", "lazypoline"]
 failures = []
 
 
@@ -52,7 +53,8 @@ def main():
         for mech in MECHS[1:]:
             hooked = rn.count(prog, mech)
             c = dynamic.coverage(prog, mech, truth, hooked, window)
-            fam = mech if mech.startswith("ptrace") else mech.split("-")[0]
+            fam = mech if mech.startswith("ptrace") or mech in corpus.ALL \
+                else mech.split("-")[0]
             for nr, exp in prog.expect.items():
                 want = exp[fam]
                 got = c["marked"][str(nr)]["coverage"]
