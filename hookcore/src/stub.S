@@ -9,7 +9,9 @@
  * One stub per state-saving variant (xsave, avx512, avx, sse, gpr); they
  * differ only in how they save the vector state. Each:
  *  1. goes straight to the kernel if this thread is already inside the hook
- *     (re-entry guard, a thread-local byte), counting the bypass;
+ *     (re-entry guard, a thread-local byte), counting the bypass (unless
+ *     the guard says libzpoline itself is working); the byte after it is
+ *     lazy mode's dispatch selector, written with the guard in one store;
  *  2. classifies the few calls that cannot return through a call frame
  *     (kind in r11: see ZP_KIND_* below);
  *  3. skips the red zone, aligns the stack to 64, saves the argument
