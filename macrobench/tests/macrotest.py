@@ -14,6 +14,9 @@ BUILD = os.path.abspath(os.environ.get("BUILD") or
                         os.path.join(HERE, "..", "..", "build"))
 RUNNER = os.path.join(BUILD, "mechanisms", "zpbench-run")
 
+sys.path.insert(0, os.path.dirname(HERE))
+from zpmacro import group_members  # noqa: E402,F401  (the drivers' own)
+
 
 def fail(msg):
     print(f"FAIL: {msg}")
@@ -57,18 +60,3 @@ def macro_run(*args, timeout=120):
     return r.returncode, doc, r.stderr
 
 
-def group_members(pgid):
-    """Processes whose process group is pgid (the server, the runner...)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rindex(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            out.append(int(d))
-    return out
