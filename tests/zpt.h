@@ -9,6 +9,7 @@
 #define ZPT_H
 
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,19 @@ static inline long zpt_stat(const char *path, const char *key, int *records)
 	if (records)
 		*records = n;
 	return sum;
+}
+
+/* Does some line of text match the extended regex re? */
+static inline int zpt_has_line(const char *text, const char *re)
+{
+	regex_t r;
+	int found;
+
+	if (regcomp(&r, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB))
+		FAIL("bad regex %s", re);
+	found = !regexec(&r, text, 0, NULL, 0);
+	regfree(&r);
+	return found;
 }
 
 static inline void zpt_expect_exit0(int st, const char *what)

@@ -5,7 +5,6 @@
  * "zpoline_hook_init returned NULL", exit status 1.
  * usage: test_examples fault|mock|access|iostat|summary */
 #include <fcntl.h>
-#include <regex.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -114,18 +113,6 @@ static int role_summary(void)
 
 /* ---- helpers ---- */
 
-static int matches(const char *text, const char *re)
-{
-	regex_t r;
-	int found;
-
-	if (regcomp(&r, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB))
-		FAIL("bad regex %s", re);
-	found = !regexec(&r, text, 0, NULL, 0);
-	regfree(&r);
-	return found;
-}
-
 static int count_lines(const char *text)
 {
 	int n = 0;
@@ -162,8 +149,8 @@ static void expect_bad(const char *hook, const char **env, const char *re)
 	char *e = zpt_slurp(err);
 
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || count_lines(e) != 2 ||
-	    !matches(e, re) ||
-	    !matches(e, "^zpoline: hook library '.*zphook-[a-z]+\\.so': "
+	    !zpt_has_line(e, re) ||
+	    !zpt_has_line(e, "^zpoline: hook library '.*zphook-[a-z]+\\.so': "
 			"zpoline_hook_init returned NULL$"))
 		FAIL("%s with %s: status %#x, stderr:\n%s(want /%s/)", hook,
 		     env[0], st, e, re);
@@ -274,7 +261,7 @@ static void test_access(void)
 	free(run("access", "access", env, NULL));
 	t = zpt_slurp(log);
 	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
-		if (!matches(t, want[i]))
+		if (!zpt_has_line(t, want[i]))
 			FAIL("access log lacks /%s/:\n%s", want[i], t);
 	if (count_lines(t) != 6 || strstr(t, "/proc") || strstr(t, "/tmp") ||
 	    strstr(t, "etcetera"))
@@ -287,8 +274,8 @@ static void test_access(void)
 	env[1] = "ZP_ACCESS_PREFIX=/proc/self:/tmp";
 	free(run("access", "access", env, NULL));
 	t = zpt_slurp(log);
-	if (count_lines(t) != 3 || !matches(t, "path=/proc/self/status ") ||
-	    !matches(t, "path=/tmp flags") || !matches(t, "path=/tmp arg="))
+	if (count_lines(t) != 3 || !zpt_has_line(t, "path=/proc/self/status ") ||
+	    !zpt_has_line(t, "path=/tmp flags") || !zpt_has_line(t, "path=/tmp arg="))
 		FAIL("ZP_ACCESS_PREFIX=/proc/self:/tmp:\n%s", t);
 	free(t);
 	if (truncate(log, 0))
@@ -296,7 +283,7 @@ static void test_access(void)
 	env[1] = "ZP_ACCESS_SYSCALLS=execve";
 	free(run("access", "access", env, NULL));
 	t = zpt_slurp(log);
-	if (count_lines(t) != 2 || !matches(t, want[4]) || !matches(t, want[5]))
+	if (count_lines(t) != 2 || !zpt_has_line(t, want[4]) || !zpt_has_line(t, want[5]))
 		FAIL("ZP_ACCESS_SYSCALLS=execve:\n%s", t);
 	free(t);
 	unlink(log);
@@ -318,13 +305,13 @@ static void test_iostat(void)
 	snprintf(envlog, sizeof(envlog), "ZP_IOSTAT=%s", log);
 	free(run("iostat", "iostat", env, NULL));
 	t = zpt_slurp(log);
-	if (!matches(t, "^\\{\"event\":\"close\",\"pid\":[0-9]+,\"fd\":[0-9]+,"
+	if (!zpt_has_line(t, "^\\{\"event\":\"close\",\"pid\":[0-9]+,\"fd\":[0-9]+,"
 			"\"path\":\"/dev/null\",\"reads\":0,\"read_bytes\":0,"
 			"\"writes\":11,\"write_bytes\":1060\\}$") ||
-	    !matches(t, "^\\{\"event\":\"exit\",\"pid\":[0-9]+,\"fd\":[0-9]+,"
+	    !zpt_has_line(t, "^\\{\"event\":\"exit\",\"pid\":[0-9]+,\"fd\":[0-9]+,"
 			"\"path\":\"/dev/zero\",\"reads\":3,\"read_bytes\":4196,"
 			"\"writes\":0,\"write_bytes\":0\\}$") ||
-	    !matches(t, "^\\{\"event\":\"total\",\"pid\":[0-9]+,\"reads\":3,"
+	    !zpt_has_line(t, "^\\{\"event\":\"total\",\"pid\":[0-9]+,\"reads\":3,"
 			"\"read_bytes\":4196,\"writes\":11,"
 			"\"write_bytes\":1060\\}$") ||
 	    count_lines(t) != 3)
@@ -345,13 +332,13 @@ static void test_summary(void)
 	snprintf(e2, sizeof(e2), "ZPOLINE_STATS=%s", json);
 	free(run("summary", "summary", env, NULL));
 	t = zpt_slurp(table);
-	if (!matches(t, "^% time     seconds  usecs/call     calls    errors "
+	if (!zpt_has_line(t, "^% time     seconds  usecs/call     calls    errors "
 			"syscall$") ||
-	    !matches(t, "^ +[0-9]+\\.[0-9]{2} +[0-9]+\\.[0-9]{6} +[0-9]+ +100 "
+	    !zpt_has_line(t, "^ +[0-9]+\\.[0-9]{2} +[0-9]+\\.[0-9]{6} +[0-9]+ +100 "
 			"+getpid$") ||
-	    !matches(t, "^ +[0-9]+\\.[0-9]{2} +[0-9]+\\.[0-9]{6} +[0-9]+ +7 +7 "
+	    !zpt_has_line(t, "^ +[0-9]+\\.[0-9]{2} +[0-9]+\\.[0-9]{6} +[0-9]+ +7 +7 "
 			"openat$") ||
-	    !matches(t, "^100\\.00 +[0-9]+\\.[0-9]{6} +[0-9]+ +[0-9]+ +[0-9]+ "
+	    !zpt_has_line(t, "^100\\.00 +[0-9]+\\.[0-9]{6} +[0-9]+ +[0-9]+ +[0-9]+ "
 			"total$"))
 		FAIL("summary table:\n%s", t);
 	free(t);
@@ -362,7 +349,7 @@ static void test_summary(void)
 		     zpt_stat(json, "39", NULL), zpt_stat(json, "257", NULL),
 		     zpt_stat(json, "total", NULL), records);
 	t = zpt_slurp(json);
-	if (!matches(t, "\"syscalls\":\\[.*\\{\"nr\":257,\"name\":\"openat\","
+	if (!zpt_has_line(t, "\"syscalls\":\\[.*\\{\"nr\":257,\"name\":\"openat\","
 			"\"calls\":7,\"errors\":7,\"ns\":[0-9]+\\}"))
 		FAIL("summary JSON syscalls:\n%s", t);
 	free(t);
@@ -373,7 +360,7 @@ static void test_summary(void)
 	env[1] = "ZPOLINE_SUMMARY_SORT=calls";
 	free(run("summary", "summary", env, NULL));
 	t = zpt_slurp(table);
-	if (!matches(t, "^-+ .*\n +[0-9.]+ +[0-9.]+ +[0-9]+ +100 +getpid$"))
+	if (!zpt_has_line(t, "^-+ .*\n +[0-9.]+ +[0-9.]+ +[0-9]+ +100 +getpid$"))
 		FAIL("sorted by calls:\n%s", t);
 	free(t);
 	unlink(table);

@@ -5,7 +5,6 @@
  * line with [pid TID] prefixes. */
 #include <fcntl.h>
 #include <pthread.h>
-#include <regex.h>
 #include <sys/syscall.h>
 
 #include "zpt.h"
@@ -69,22 +68,9 @@ static int role_threads(void)
 
 /* ---- checks ---- */
 
-/* Does some line of text match the extended regex? */
-static int has_line(const char *text, const char *re)
-{
-	regex_t r;
-	int found;
-
-	if (regcomp(&r, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB))
-		FAIL("bad regex %s", re);
-	found = !regexec(&r, text, 0, NULL, 0);
-	regfree(&r);
-	return found;
-}
-
 static void expect_line(const char *text, const char *re)
 {
-	if (!has_line(text, re)) {
+	if (!zpt_has_line(text, re)) {
 		fprintf(stderr, "--- trace ---\n%s--- end ---\n", text);
 		FAIL("no line matches /%s/", re);
 	}
@@ -187,7 +173,7 @@ int main(int argc, char **argv)
 		text = zpt_slurp(trace);
 		for (size_t i = 0; i < sizeof(basic_lines) / sizeof(*basic_lines); i++)
 			expect_line(text, basic_lines[i]);
-		if (has_line(text, "^\\[pid"))
+		if (zpt_has_line(text, "^\\[pid"))
 			FAIL("[pid] prefix in a single-threaded trace");
 		free(text);
 		text = zpt_slurp(out);
@@ -220,7 +206,7 @@ int main(int argc, char **argv)
 		zpt_expect_exit0(st, "basic with a filter");
 		text = zpt_slurp(err);
 		expect_line(text, basic_lines[0]);
-		if (has_line(text, "^(read|mmap|write|getpid|exit_group)\\("))
+		if (zpt_has_line(text, "^(read|mmap|write|getpid|exit_group)\\("))
 			FAIL("filter let other calls through:\n%s", text);
 		free(text);
 
@@ -229,10 +215,10 @@ int main(int argc, char **argv)
 		st = zpt_run("trace", args, bad, out, err);
 		text = zpt_slurp(err);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 ||
-		    !has_line(text, "^zphook-trace: ZPOLINE_TRACE_SYSCALLS: "
+		    !zpt_has_line(text, "^zphook-trace: ZPOLINE_TRACE_SYSCALLS: "
 				    "unknown system call 'opnat'; valid names: "
 				    "read write open close .* openat ") ||
-		    !has_line(text, "zpoline_hook_init returned NULL$"))
+		    !zpt_has_line(text, "zpoline_hook_init returned NULL$"))
 			FAIL("bad filter: status %d, stderr:\n%s", st, text);
 		free(text);
 		printf("ok   filter, and its bad input\n");
