@@ -1,12 +1,15 @@
 #!/bin/sh
-# The standard hook libraries declare ZP_HOOK_GPR_ONLY, so under
-# ZPOLINE_SAVE=auto the trampoline saves no vector state for them. Check the
-# promise on the machine code: outside the init-time functions, no vector or
-# x87 register is used and no libc function (PLT) is called.
-# usage: hooks_gpr_only.sh HOOKDIR
+# Hook libraries that declare ZP_HOOK_GPR_ONLY get no vector save under
+# ZPOLINE_SAVE=auto. Check the promise on the machine code: outside the
+# init-time functions, no vector or x87 register is used and no libc
+# function (PLT) is called; and the flag is exported.
+# usage: hooks_gpr_only.sh 'INIT|FUNCTIONS' LIB...
+#   the first argument: the library's own init-time functions (a regex
+#   alternation) besides zpoline_hook_init and the compiler's
+init_fns="zpoline_hook_init|$1|_init|_fini|deregister_tm_clones|register_tm_clones|__do_global_dtors_aux|frame_dummy"
+shift
 fails=0
-init_fns='zpoline_hook_init|zph_init|parse_null_set|zph_kind_from_name|zph_kind_name|_init|_fini|deregister_tm_clones|register_tm_clones|__do_global_dtors_aux|frame_dummy'
-for lib in "$1"/zphook-null.so "$1"/zphook-pass.so "$1"/zphook-count.so; do
+for lib in "$@"; do
 	bad=$(objdump -d --no-show-raw-insn -j .text "$lib" | awk -v skip="^($init_fns)\$" '
 		/^[0-9a-f]+ <.*>:$/ { fn = $2; gsub(/[<>:]/, "", fn); next }
 		fn ~ skip { next }
