@@ -19,10 +19,12 @@
 #endif
 
 #include "mech.h"
+#include "internal.h" /* hookcore's zp_save_resolve: the same verdict */
 
 struct zpoline_variant {
 	const char *env[2]; /* "NAME=value" settings, NULL-terminated */
 	int needs_sud;
+	enum zp_save save;  /* what the variant asks for (AUTO: default) */
 };
 
 #define LIBZPOLINE "../hookcore/libzpoline.so"
@@ -45,7 +47,10 @@ static int has_cap_sys_rawio(void)
 static const char *zpoline_supported(const struct zpm_mech *m,
 				     const char *bindir)
 {
+	const struct zpoline_variant *v = m->priv;
 	char buf[PATH_MAX];
+	const char *why;
+	enum zp_save got;
 	FILE *f;
 	long min_addr = -1;
 
@@ -62,10 +67,14 @@ static const char *zpoline_supported(const struct zpm_mech *m,
 		return "cannot map VA 0: set vm.mmap_min_addr=0 or run with "
 		       "CAP_SYS_RAWIO";
 	/* turning dispatch off is a no-op that fails where SUD is missing */
-	if (((const struct zpoline_variant *)m->priv)->needs_sud &&
+	if (v->needs_sud &&
 	    prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0))
 		return "Syscall User Dispatch unavailable (needs Linux >= 5.11 "
 		       "with CONFIG_GENERIC_ENTRY)";
+	/* libzpoline would refuse the save variant at start-up: say so now,
+	 * with its reason (e.g. no AVX-512 in XCR0) */
+	if (zp_save_resolve(v->save, &got, &why))
+		return why;
 	return NULL;
 }
 
@@ -84,8 +93,9 @@ static int zpoline_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	return zpm_spawn_wait(ctx, NULL, NULL);
 }
 
-#define ZPOLINE_MECH(var, nm, description, env1, sud)                          \
-	static const struct zpoline_variant var##_v = { { env1, NULL }, sud }; \
+#define ZPOLINE_MECH(var, nm, description, env1, sud, save)                    \
+	static const struct zpoline_variant var##_v = { { env1, NULL }, sud,   \
+							 save };               \
 	const struct zpm_mech var = {                                          \
 		.name = nm,                                                    \
 		.desc = description,                                           \
@@ -97,26 +107,28 @@ static int zpoline_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 ZPOLINE_MECH(zpm_zpoline, "zpoline",
 	     "LD_PRELOAD=libzpoline.so: syscall -> call *%rax into the VA-0 "
 	     "trampoline (default sled and save)",
-	     NULL, 0);
+	     NULL, 0, ZP_SAVE_AUTO);
 ZPOLINE_MECH(zpm_zpoline_nop, "zpoline-nop",
 	     "zpoline with the paper's plain nop sled (ZPOLINE_SLED=nop)",
-	     "ZPOLINE_SLED=nop", 0);
+	     "ZPOLINE_SLED=nop", 0, ZP_SAVE_AUTO);
 ZPOLINE_MECH(zpm_zpoline_avx512, "zpoline-avx512",
-	     "zpoline saving zmm0-31, k0-7 and mxcsr on every call, as for a "
-	     "hook that uses vector registers (ZPOLINE_SAVE=avx512)",
-	     "ZPOLINE_SAVE=avx512", 0);
+	     "zpoline saving zmm0-31, k0-7, mxcsr and the x87 control word on "
+	     "every call, as for a hook that uses vector registers "
+	     "(ZPOLINE_SAVE=avx512)",
+	     "ZPOLINE_SAVE=avx512", 0, ZP_SAVE_AVX512);
 ZPOLINE_MECH(zpm_zpoline_xsave, "zpoline-xsave",
-	     "zpoline saving extended state with xsave (ZPOLINE_SAVE=xsave)",
-	     "ZPOLINE_SAVE=xsave", 0);
+	     "zpoline saving everything XCR0 enables with xsave, area sized "
+	     "from CPUID (ZPOLINE_SAVE=xsave)",
+	     "ZPOLINE_SAVE=xsave", 0, ZP_SAVE_XSAVE);
 ZPOLINE_MECH(zpm_zpoline_gpr, "zpoline-gpr",
 	     "zpoline saving general registers only (ZPOLINE_SAVE=gpr; UNSAFE: "
 	     "the hook may clobber vector registers)",
-	     "ZPOLINE_SAVE=gpr", 0);
+	     "ZPOLINE_SAVE=gpr", 0, ZP_SAVE_GPR);
 ZPOLINE_MECH(zpm_zpoline_late, "zpoline-late",
 	     "zpoline that also rewrites libraries dlopen'ed later "
 	     "(ZPOLINE_DLOPEN=1)",
-	     "ZPOLINE_DLOPEN=1", 0);
+	     "ZPOLINE_DLOPEN=1", 0, ZP_SAVE_AUTO);
 ZPOLINE_MECH(zpm_lazypoline, "lazypoline",
 	     "libzpoline in lazy mode: SUD traps each site once, rewrites it, "
 	     "then it runs at zpoline speed (ZPOLINE_LAZY=1)",
-	     "ZPOLINE_LAZY=1", 1);
+	     "ZPOLINE_LAZY=1", 1, ZP_SAVE_AUTO);

@@ -1,31 +1,53 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A hooked syscall preserves what a real one does: every general register
- * but rax/rcx/r11, all vector registers (zmm0-31, k0-7), mxcsr, and the red
- * zone below rsp except the slot the call itself writes (-8). The hook
- * (dirty_hook.c) clobbers all of those. Checked for every save variant;
- * `gpr`, documented as unsafe, must be caught losing vector state - which
- * shows this test can fail.
+ * but rax/rcx/r11, the vector registers this CPU enables (zmm0-31 and k0-7
+ * with AVX-512, ymm0-15 with AVX, xmm0-15 otherwise), mxcsr, the x87
+ * control word, and the red zone below rsp except the slot the call itself
+ * writes (-8). The hook (dirty_hook.c) clobbers all of those that exist
+ * here. Checked for every save variant libzpoline offers on this CPU; a
+ * variant the CPU cannot support must be refused at start-up with one
+ * line. `gpr`, documented as unsafe, must be caught losing vector state -
+ * which shows this test can fail.
  */
 #include <stdint.h>
-#include <sys/syscall.h>
 
 #include "zpt.h"
 
 enum { M_GPR = 1, M_XMM = 2, M_YMM = 4, M_ZMM = 8, M_ZMM_HI16 = 16,
-       M_K = 32, M_MXCSR = 64, M_REDZONE = 128 };
+       M_K = 32, M_MXCSR = 64, M_REDZONE = 128, M_X87CW = 256 };
+#define M_CTL (M_GPR | M_MXCSR | M_X87CW | M_REDZONE)
 
-/* Referenced from asm only, hence `used`. */
-#define USED __attribute__((used))
-static USED uint64_t in_gpr[12], out_gpr[12], saved[6];
-static USED uint8_t in_z[32 * 64] __attribute__((aligned(64))),
+/* Read and written by regs_probe.S. */
+uint64_t in_gpr[12], out_gpr[12];
+uint8_t in_z[32 * 64] __attribute__((aligned(64))),
 	out_z[32 * 64] __attribute__((aligned(64)));
-static USED uint64_t in_k[8], out_k[8], red_out[17];
-static USED uint32_t in_mx = 0x3f80, out_mx; /* round down, all masked */
+uint64_t in_k[8], out_k[8], red_out[17];
+uint32_t in_mx = 0x3f80, out_mx;	/* round down, all masked */
+uint16_t in_cw = 0x0c7f, out_cw;	/* round toward zero */
+void zpt_regs_probe(int level);
+
+/* 2: AVX-512, 1: AVX, 0: SSE only (__builtin_cpu_supports checks XCR0). */
+static int vector_level(void)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		return 2;
+	return __builtin_cpu_supports("avx") ? 1 : 0;
+}
+
+/* The state that exists at this level: what a variant can lose. */
+static int present(int level)
+{
+	return M_CTL | M_XMM | (level >= 1 ? M_YMM : 0) |
+	       (level >= 2 ? M_ZMM | M_ZMM_HI16 | M_K : 0);
+}
 
 static int child(void)
 {
-	int mask = 0;
+	int level = vector_level(), mask = 0;
+	int vlen = level == 2 ? 64 : level == 1 ? 32 : 16;
+	int nreg = level == 2 ? 32 : 16;
 
 	for (int i = 0; i < 12; i++)
 		in_gpr[i] = 0x1111111111111111ULL * (uint64_t)(i + 1) ^ 0xa5;
@@ -34,153 +56,125 @@ static int child(void)
 	for (int i = 0; i < 8; i++)
 		in_k[i] = 0x0123456789abcdefULL + (uint64_t)i;
 
-	__asm__ volatile(
-		"mov %%rbx, saved+0(%%rip)\n\t"
-		"mov %%rbp, saved+8(%%rip)\n\t"
-		"mov %%r12, saved+16(%%rip)\n\t"
-		"mov %%r13, saved+24(%%rip)\n\t"
-		"mov %%r14, saved+32(%%rip)\n\t"
-		"mov %%r15, saved+40(%%rip)\n\t"
-#define LZ(i) "vmovdqu64 in_z+" #i "*64(%%rip), %%zmm" #i "\n\t"
-		LZ(0) LZ(1) LZ(2) LZ(3) LZ(4) LZ(5) LZ(6) LZ(7) LZ(8) LZ(9)
-		LZ(10) LZ(11) LZ(12) LZ(13) LZ(14) LZ(15) LZ(16) LZ(17) LZ(18)
-		LZ(19) LZ(20) LZ(21) LZ(22) LZ(23) LZ(24) LZ(25) LZ(26) LZ(27)
-		LZ(28) LZ(29) LZ(30) LZ(31)
-#define LK(i) "kmovq in_k+" #i "*8(%%rip), %%k" #i "\n\t"
-		LK(0) LK(1) LK(2) LK(3) LK(4) LK(5) LK(6) LK(7)
-		"ldmxcsr in_mx(%%rip)\n\t"
-		/* the red zone: quadwords at -16 .. -128(%rsp) */
-#define RZ(i) "movq $" #i "*0x01010101, -8*" #i "(%%rsp)\n\t"
-		RZ(2) RZ(3) RZ(4) RZ(5) RZ(6) RZ(7) RZ(8) RZ(9) RZ(10) RZ(11)
-		RZ(12) RZ(13) RZ(14) RZ(15) RZ(16)
-		"mov in_gpr+0(%%rip), %%rbx\n\t"
-		"mov in_gpr+8(%%rip), %%rbp\n\t"
-		"mov in_gpr+16(%%rip), %%r12\n\t"
-		"mov in_gpr+24(%%rip), %%r13\n\t"
-		"mov in_gpr+32(%%rip), %%r14\n\t"
-		"mov in_gpr+40(%%rip), %%r15\n\t"
-		"mov in_gpr+48(%%rip), %%rdi\n\t"
-		"mov in_gpr+56(%%rip), %%rsi\n\t"
-		"mov in_gpr+64(%%rip), %%rdx\n\t"
-		"mov in_gpr+72(%%rip), %%r8\n\t"
-		"mov in_gpr+80(%%rip), %%r9\n\t"
-		"mov in_gpr+88(%%rip), %%r10\n\t"
-		"mov $39, %%eax\n\t"
-		"syscall\n\t"
-		"mov %%rbx, out_gpr+0(%%rip)\n\t"
-		"mov %%rbp, out_gpr+8(%%rip)\n\t"
-		"mov %%r12, out_gpr+16(%%rip)\n\t"
-		"mov %%r13, out_gpr+24(%%rip)\n\t"
-		"mov %%r14, out_gpr+32(%%rip)\n\t"
-		"mov %%r15, out_gpr+40(%%rip)\n\t"
-		"mov %%rdi, out_gpr+48(%%rip)\n\t"
-		"mov %%rsi, out_gpr+56(%%rip)\n\t"
-		"mov %%rdx, out_gpr+64(%%rip)\n\t"
-		"mov %%r8, out_gpr+72(%%rip)\n\t"
-		"mov %%r9, out_gpr+80(%%rip)\n\t"
-		"mov %%r10, out_gpr+88(%%rip)\n\t"
-#define SZ(i) "vmovdqu64 %%zmm" #i ", out_z+" #i "*64(%%rip)\n\t"
-		SZ(0) SZ(1) SZ(2) SZ(3) SZ(4) SZ(5) SZ(6) SZ(7) SZ(8) SZ(9)
-		SZ(10) SZ(11) SZ(12) SZ(13) SZ(14) SZ(15) SZ(16) SZ(17) SZ(18)
-		SZ(19) SZ(20) SZ(21) SZ(22) SZ(23) SZ(24) SZ(25) SZ(26) SZ(27)
-		SZ(28) SZ(29) SZ(30) SZ(31)
-#define SK(i) "kmovq %%k" #i ", out_k+" #i "*8(%%rip)\n\t"
-		SK(0) SK(1) SK(2) SK(3) SK(4) SK(5) SK(6) SK(7)
-		"stmxcsr out_mx(%%rip)\n\t"
-#define CZ(i) "mov -8*" #i "(%%rsp), %%rax\n\tmov %%rax, red_out+8*" #i "(%%rip)\n\t"
-		CZ(2) CZ(3) CZ(4) CZ(5) CZ(6) CZ(7) CZ(8) CZ(9) CZ(10) CZ(11)
-		CZ(12) CZ(13) CZ(14) CZ(15) CZ(16)
-		"mov saved+0(%%rip), %%rbx\n\t"
-		"mov saved+8(%%rip), %%rbp\n\t"
-		"mov saved+16(%%rip), %%r12\n\t"
-		"mov saved+24(%%rip), %%r13\n\t"
-		"mov saved+32(%%rip), %%r14\n\t"
-		"mov saved+40(%%rip), %%r15\n\t"
-		"vzeroupper\n\t"
-		:
-		:
-		: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
-		  "memory", "cc");
+	zpt_regs_probe(level);
 
 	if (memcmp(in_gpr, out_gpr, sizeof(in_gpr)))
 		mask |= M_GPR;
-	for (int r = 0; r < 32; r++) {
+	for (int r = 0; r < nreg; r++) {
 		const uint8_t *i = in_z + r * 64, *o = out_z + r * 64;
 		if (r >= 16)
 			mask |= memcmp(i, o, 64) ? M_ZMM_HI16 : 0;
 		else
 			mask |= (memcmp(i, o, 16) ? M_XMM : 0) |
-				(memcmp(i + 16, o + 16, 16) ? M_YMM : 0) |
-				(memcmp(i + 32, o + 32, 32) ? M_ZMM : 0);
+				(vlen > 16 && memcmp(i + 16, o + 16, 16) ? M_YMM : 0) |
+				(vlen > 32 && memcmp(i + 32, o + 32, 32) ? M_ZMM : 0);
 	}
-	if (memcmp(in_k, out_k, sizeof(in_k)))
+	if (level == 2 && memcmp(in_k, out_k, sizeof(in_k)))
 		mask |= M_K;
 	if (out_mx != in_mx)
 		mask |= M_MXCSR;
+	if ((out_cw & 0x1f3f) != (in_cw & 0x1f3f))
+		mask |= M_X87CW;
 	for (int i = 2; i <= 16; i++)
 		if (red_out[i] != (uint64_t)i * 0x01010101)
 			mask |= M_REDZONE;
-	return mask;
+	printf("mask %d\n", mask);
+	return 0;
 }
 
 static const struct {
 	const char *save;
-	int must_keep, must_lose;
+	int saves;	/* what the variant keeps when the CPU has it */
+	int min_level;	/* below it, libzpoline must refuse the variant */
 	const char *hook; /* default: the dirty hook */
 } variants[] = {
 	{ "auto", ~0, 0, NULL },
-	{ "avx512", ~0, 0, NULL },
+	{ "avx512", ~0, 2, NULL },
 	{ "xsave", ~0, 0, NULL },
-	{ "avx", M_GPR | M_XMM | M_YMM | M_MXCSR | M_REDZONE, 0, NULL },
-	{ "sse", M_GPR | M_XMM | M_MXCSR | M_REDZONE, 0, NULL },
+	{ "xsavec", ~0, 0, NULL },
+	{ "avx", M_CTL | M_XMM | M_YMM, 1, NULL },
+	{ "sse", M_CTL | M_XMM, 0, NULL },
 	/* documented unsafe: the test must see the damage */
-	{ "gpr", M_GPR | M_REDZONE, M_XMM, NULL },
+	{ "gpr", M_GPR | M_REDZONE, 0, NULL },
 	/* auto with a GPR-only hook saves general registers only, and that
 	 * is enough: the count hook touches nothing else */
 	{ "auto", ~0, 0, "count" },
 };
+
+/* xsavec needs CPUID.(0xD,1):EAX[1]; libzpoline refuses it without. */
+static int has_xsavec(void)
+{
+	unsigned a, b, c, d;
+
+	__asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0xd), "c"(1));
+	return !!(a & 2);
+}
 
 int main(int argc, char **argv)
 {
 	char *av[] = { argv[0], "child", NULL }, env_save[64];
 	const char *env[] = { env_save, NULL };
 	const char *hook = getenv("ZPT_DIRTY_HOOK");
-	int st, mask;
+	char *out = zpt_tmp("regs-out"), *err = zpt_tmp("regs-err"), *text;
+	int st, mask, level = vector_level();
 
 	if (argc > 1)
 		return child();
-	if (!__builtin_cpu_supports("avx512f")) {
-		printf("SKIP: the register test is written for AVX-512\n");
-		return ZPT_SKIP;
-	}
 	zpt_require_va0();
 	if (!hook)
 		FAIL("ZPT_DIRTY_HOOK not set");
+	printf("vector level %d (%s)\n", level,
+	       level == 2 ? "AVX-512" : level == 1 ? "AVX" : "SSE");
 
-	st = zpt_run(NULL, av, NULL, NULL, NULL);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		FAIL("without zpoline the kernel itself changed mask %#x",
-		     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	st = zpt_run(NULL, av, NULL, out, NULL);
+	text = zpt_slurp(out);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) || strcmp(text, "mask 0\n"))
+		FAIL("without zpoline the kernel itself changed state: %s", text);
+	free(text);
 	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+		int must_keep = variants[v].saves & present(level);
+		int must_lose = strcmp(variants[v].save, "gpr") ? 0 : M_XMM;
+		int refuse = level < variants[v].min_level ||
+			     (!strcmp(variants[v].save, "xsavec") && !has_xsavec());
+
 		snprintf(env_save, sizeof(env_save), "ZPOLINE_SAVE=%s",
 			 variants[v].save);
 		st = zpt_run(variants[v].hook ? variants[v].hook : hook, av, env,
-			     NULL, NULL);
+			     out, err);
 		if (!WIFEXITED(st))
 			FAIL("%s: killed by signal %d", variants[v].save,
 			     WTERMSIG(st));
-		mask = WEXITSTATUS(st);
-		if (mask & variants[v].must_keep)
+		text = zpt_slurp(err);
+		if (refuse) {
+			if (WEXITSTATUS(st) != 1 ||
+			    !strstr(text, "is not possible here"))
+				FAIL("ZPOLINE_SAVE=%s must be refused on this CPU: "
+				     "exit %d, stderr '%s'", variants[v].save,
+				     WEXITSTATUS(st), text);
+			printf("ZPOLINE_SAVE=%-6s refused here: ok\n",
+			       variants[v].save);
+			free(text);
+			continue;
+		}
+		free(text);
+		text = zpt_slurp(out);
+		if (WEXITSTATUS(st) || sscanf(text, "mask %d", &mask) != 1)
+			FAIL("%s: exit %d, output '%s'", variants[v].save,
+			     WEXITSTATUS(st), text);
+		free(text);
+		if (mask & must_keep)
 			FAIL("ZPOLINE_SAVE=%s lost state, mask %#x (1 gpr, 2 xmm, "
 			     "4 ymm, 8 zmm, 16 zmm16-31, 32 k, 64 mxcsr, 128 red "
-			     "zone)", variants[v].save, mask);
-		if ((mask & variants[v].must_lose) != variants[v].must_lose)
+			     "zone, 256 x87 control word)", variants[v].save, mask);
+		if ((mask & must_lose) != must_lose)
 			FAIL("ZPOLINE_SAVE=%s: expected the dirty hook to "
 			     "clobber %#x, mask %#x", variants[v].save,
-			     variants[v].must_lose, mask);
-		printf("ZPOLINE_SAVE=%-6s hook %-5s lost-state mask %#04x: ok\n",
+			     must_lose, mask);
+		printf("ZPOLINE_SAVE=%-6s hook %-5s lost-state mask %#05x: ok\n",
 		       variants[v].save, variants[v].hook ? variants[v].hook : "dirty",
 		       mask);
 	}
+	unlink(out);
+	unlink(err);
 	return 0;
 }

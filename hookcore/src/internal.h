@@ -23,7 +23,7 @@ extern const uint8_t zp_sled_prefixes[ZP_NPREFIXES];
 
 enum zp_sled { ZP_SLED_FAST, ZP_SLED_NOP };
 enum zp_save { ZP_SAVE_AUTO, ZP_SAVE_XSAVE, ZP_SAVE_AVX512, ZP_SAVE_AVX,
-	       ZP_SAVE_SSE, ZP_SAVE_GPR };
+	       ZP_SAVE_SSE, ZP_SAVE_GPR, ZP_SAVE_XSAVEC, ZP_SAVE_NVARIANTS };
 
 extern const char *const zp_sled_names[];
 extern const char *const zp_save_names[];
@@ -37,12 +37,28 @@ ZP_HIDDEN extern __thread unsigned char zp_guard[2]
 ZP_HIDDEN extern __thread unsigned long zp_vfork_ret
 	__attribute__((tls_model("initial-exec")));
 void zp_stub_gpr(void), zp_stub_sse(void), zp_stub_avx(void),
-	zp_stub_avx512(void), zp_stub_xsave(void);
+	zp_stub_avx512(void), zp_stub_xsave(void), zp_stub_xsavec(void);
+
+/* xstate.c: what CPUID and XCR0 say (also linked into zpbench-run) */
+#define ZP_XCR0_AVX 0x6ull	   /* SSE + AVX (ymm upper halves) */
+#define ZP_XCR0_OPMASK_ZMM 0xe0ull /* k0-7, zmm0-15 upper, zmm16-31 */
+#define ZP_XCR0_AVX512 (ZP_XCR0_AVX | ZP_XCR0_OPMASK_ZMM)
+struct zp_xstate {
+	uint64_t xcr0;
+	int osxsave, has_xsavec;
+	uint32_t std_size;     /* XSAVE area for XCR0, standard form */
+	uint32_t compact_size; /* the same, compacted (0 without XSAVEC) */
+};
+void zp_xstate_probe(struct zp_xstate *x);
+/* Picks the save variant the CPU needs for `want` (AUTO: from XCR0), or
+ * returns -ENOTSUP with *why set if `want` cannot work here; *why may also
+ * be set to a warning on success. For the xsave variants it sizes the area
+ * the stub reserves (zp_xsave_frame) and its mask (zp_xsave_mask). */
+int zp_save_resolve(enum zp_save want, enum zp_save *got, const char **why);
+ZP_HIDDEN extern unsigned long zp_xsave_frame;
+ZP_HIDDEN extern uint64_t zp_xsave_mask;
 
 /* trampoline.c */
-/* Picks the save variant the CPU needs for `want` (AUTO: from XCR0), or
- * returns -ENOTSUP with *why set if `want` cannot work here. */
-int zp_save_resolve(enum zp_save want, enum zp_save *got, const char **why);
 void *zp_save_stub(enum zp_save save);
 /* Maps the sled at VA 0 and its far entry page, R-X. -errno on failure. */
 int zp_trampoline_setup(enum zp_sled sled, void *stub);

@@ -6,7 +6,7 @@
  *	r11   = scratch (the kernel clobbers it on syscall too, as it does rcx)
  * and every other register as the application left it.
  *
- * One stub per state-saving variant (xsave, avx512, avx, sse, gpr); they
+ * One stub per state-saving variant (xsave, xsavec, avx512, avx, sse, gpr); they
  * differ only in how they save the vector state. Each:
  *  1. goes straight to the kernel if this thread is already inside the hook
  *     (re-entry guard, a thread-local byte), counting the bypass (unless
@@ -75,34 +75,59 @@
 .macro RESTORE_gpr
 .endm
 
+/* The control registers a C hook may change (fesetround, -ffast-math's
+ * start-up code, a library setting flush-to-zero): mxcsr and the x87
+ * control word, saved at VEC+\at. ldmxcsr and fldcw are the slow part of
+ * the save (several ns each on some CPUs), and hooks almost never change
+ * them: they are reloaded only when the hook left a different value.
+ * rax is free here (the result is already in the frame). */
+.macro SAVE_CTL at
+	stmxcsr	VEC+\at(%rsp)
+	fnstcw	VEC+\at+4(%rsp)
+.endm
+.macro RESTORE_CTL at
+	stmxcsr	VEC+\at+8(%rsp)
+	mov	VEC+\at+8(%rsp), %eax
+	cmp	VEC+\at(%rsp), %eax
+	je	71f
+	ldmxcsr	VEC+\at(%rsp)
+71:	fnstcw	VEC+\at+12(%rsp)
+	movzwl	VEC+\at+12(%rsp), %eax
+	cmpw	VEC+\at+4(%rsp), %ax
+	je	72f
+	fldcw	VEC+\at+4(%rsp)
+72:
+.endm
+
 .macro SAVE_sse
 	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movaps	%xmm\i, VEC+\i*16(%rsp)
 	.endr
-	stmxcsr	VEC+256(%rsp)
+	SAVE_CTL 256
 .endm
 .macro RESTORE_sse
 	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movaps	VEC+\i*16(%rsp), %xmm\i
 	.endr
-	ldmxcsr	VEC+256(%rsp)
+	RESTORE_CTL 256
 .endm
 
 .macro SAVE_avx
 	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	vmovdqa	%ymm\i, VEC+\i*32(%rsp)
 	.endr
-	stmxcsr	VEC+512(%rsp)
+	SAVE_CTL 512
 .endm
 .macro RESTORE_avx
 	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	vmovdqa	VEC+\i*32(%rsp), %ymm\i
 	.endr
-	ldmxcsr	VEC+512(%rsp)
+	RESTORE_CTL 512
 .endm
 
-/* zmm0-31, the opmask registers k0-7 and mxcsr: what glibc's evex string
- * functions may touch on an AVX-512 machine. */
+/* zmm0-31, the opmask registers k0-7 and the control registers: what
+ * glibc's evex string functions and a C hook may touch on an AVX-512
+ * machine. */
 .macro SAVE_avx512
 	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	vmovdqa64 %zmm\i, VEC+\i*64(%rsp)
@@ -110,7 +135,7 @@
 	.irp i,0,1,2,3,4,5,6,7
 	kmovq	%k\i, VEC+2048+\i*8(%rsp)
 	.endr
-	stmxcsr	VEC+2048+64(%rsp)
+	SAVE_CTL 2048+64
 .endm
 .macro RESTORE_avx512
 	.irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
@@ -119,23 +144,39 @@
 	.irp i,0,1,2,3,4,5,6,7
 	kmovq	VEC+2048+\i*8(%rsp), %k\i
 	.endr
-	ldmxcsr	VEC+2048+64(%rsp)
+	RESTORE_CTL 2048+64
 .endm
 
-/* Everything XCR0 enables, x87 included. The 64-byte XSAVE header must be
- * zero beyond XSTATE_BV, or xrstor faults; xsave only writes XSTATE_BV. */
-.macro SAVE_xsave
+/* Everything XCR0 enables, x87 included, in an area sized from CPUID at
+ * start-up (xstate.c: zp_xsave_frame, zp_xsave_mask = XCR0). The 64-byte
+ * header must be zero beyond what the instruction writes: xsave writes only
+ * the XSTATE_BV bits it saves, and xrstor faults on stale bits or a nonzero
+ * XCOMP_BV in the standard form. xsavec writes the header itself and skips
+ * components in their initial state. */
+.macro XSAVE_HEADER_ZERO
 	.irp i,0,1,2,3,4,5,6,7
 	movq	$0, VEC+512+\i*8(%rsp)
 	.endr
-	mov	$-1, %eax
-	mov	$-1, %edx
+.endm
+.macro SAVE_xsave
+	XSAVE_HEADER_ZERO
+	mov	zp_xsave_mask(%rip), %eax
+	mov	zp_xsave_mask+4(%rip), %edx
 	xsave64	VEC(%rsp)
 .endm
 .macro RESTORE_xsave
-	mov	$-1, %eax
-	mov	$-1, %edx
+	mov	zp_xsave_mask(%rip), %eax
+	mov	zp_xsave_mask+4(%rip), %edx
 	xrstor64 VEC(%rsp)
+.endm
+.macro SAVE_xsavec
+	XSAVE_HEADER_ZERO
+	mov	zp_xsave_mask(%rip), %eax
+	mov	zp_xsave_mask+4(%rip), %edx
+	xsavec64 VEC(%rsp)
+.endm
+.macro RESTORE_xsavec
+	RESTORE_xsave
 .endm
 
 /* ---- one stub per variant ---- */
@@ -155,7 +196,12 @@ zp_stub_\variant:
 	push	%rbp
 	mov	%rsp, %rbp		/* return address at 128(%rbp) */
 	and	$-64, %rsp
+	.ifc \vecsize,dynamic
+	sub	zp_xsave_frame(%rip), %rsp
+	sub	$SC_FRAME_HEAD, %rsp
+	.else
 	sub	$(SC_FRAME_HEAD + \vecsize), %rsp
+	.endif
 	mov	%rax, SC_NR(%rsp)
 	mov	%rdi, SC_ARG0(%rsp)
 	mov	%rsi, SC_ARG1(%rsp)
@@ -207,7 +253,8 @@ zp_stub_\variant:
 	STUB sse, 320
 	STUB avx, 576
 	STUB avx512, 2176
-	STUB xsave, ZP_XSAVE_MAX
+	STUB xsave, dynamic
+	STUB xsavec, dynamic
 
 /*
  * Run a special call with the application's registers; r11 = kind, rcx is

@@ -18,9 +18,6 @@
 #define SC_RET 72	 /* the stub's own slot, past the public struct */
 #define SC_FRAME_HEAD 128 /* vector area starts 64-aligned after this */
 
-/* Largest XSAVE area the xsave stub reserves (checked against CPUID). */
-#define ZP_XSAVE_MAX 4096
-
 /*
  * The thread-local guard is two bytes: [0] the re-entry guard, [1] the
  * Syscall User Dispatch selector of lazy mode (0 allow, 1 block), written

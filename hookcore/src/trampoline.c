@@ -22,7 +22,6 @@
  *         either a jump or a prefixed jump: a handful of instructions from
  *         any number. The layout is computed, then checked entry by entry.
  */
-#include <cpuid.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,81 +33,18 @@
 
 const char *const zp_sled_names[] = { "fast", "nop" };
 const char *const zp_save_names[] = { "auto", "xsave", "avx512", "avx",
-				      "sse",  "gpr" };
+				      "sse",  "gpr",   "xsavec" };
 int zp_sled_max_steps;
 
-/* ---- state-saving variants ---- */
-
-static void xgetbv0(uint64_t *xcr0)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	*xcr0 = ((uint64_t)hi << 32) | lo;
-}
-
-int zp_save_resolve(enum zp_save want, enum zp_save *got, const char **why)
-{
-	unsigned a, b, c, d;
-	uint64_t xcr0 = 0x3; /* x87 + SSE without OSXSAVE */
-	int osxsave;
-
-	__cpuid(1, a, b, c, d);
-	osxsave = !!(c & bit_OSXSAVE);
-	if (osxsave)
-		xgetbv0(&xcr0);
-
-	switch (want) {
-	case ZP_SAVE_AUTO:
-		if ((xcr0 & 0xe6) == 0xe6)
-			*got = ZP_SAVE_AVX512;
-		else if ((xcr0 & 0x6) == 0x6)
-			*got = ZP_SAVE_AVX;
-		else
-			*got = ZP_SAVE_SSE;
-		return 0;
-	case ZP_SAVE_XSAVE:
-		if (!osxsave) {
-			*why = "the OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE)";
-			return -ENOTSUP;
-		}
-		__cpuid_count(0xd, 0, a, b, c, d);
-		if (b > ZP_XSAVE_MAX) {
-			*why = "the XSAVE area is larger than the stub reserves";
-			return -ENOTSUP;
-		}
-		break;
-	case ZP_SAVE_AVX512:
-		if ((xcr0 & 0xe6) != 0xe6) {
-			*why = "AVX-512 state is not enabled in XCR0";
-			return -ENOTSUP;
-		}
-		break;
-	case ZP_SAVE_AVX:
-		if ((xcr0 & 0x6) != 0x6) {
-			*why = "AVX state is not enabled in XCR0";
-			return -ENOTSUP;
-		}
-		if ((xcr0 & 0xe0) == 0xe0)
-			*why = "AVX-512 is enabled: zmm16-31, the upper zmm "
-			       "halves and k0-7 are not saved";
-		break;
-	case ZP_SAVE_SSE:
-		if ((xcr0 & 0x6) == 0x6)
-			*why = "AVX is enabled: upper ymm/zmm halves are not saved";
-		break;
-	case ZP_SAVE_GPR:
-		*why = "vector registers are not saved at all";
-		break;
-	}
-	*got = want;
-	return 0;
-}
+/* ---- state-saving variants (chosen in xstate.c) ---- */
 
 void *zp_save_stub(enum zp_save save)
 {
 	switch (save) {
 	case ZP_SAVE_XSAVE:
 		return (void *)zp_stub_xsave;
+	case ZP_SAVE_XSAVEC:
+		return (void *)zp_stub_xsavec;
 	case ZP_SAVE_AVX512:
 		return (void *)zp_stub_avx512;
 	case ZP_SAVE_AVX:

@@ -230,7 +230,8 @@ __attribute__((constructor)) static void zpoline_init(void)
 	struct config c = {
 		.verbose = v && *v ? atoi(v) : 0,
 		.sled = pick("ZPOLINE_SLED", zp_sled_names, 2, ZP_SLED_FAST),
-		.save = pick("ZPOLINE_SAVE", zp_save_names, 6, ZP_SAVE_AUTO),
+		.save = pick("ZPOLINE_SAVE", zp_save_names, ZP_SAVE_NVARIANTS,
+			     ZP_SAVE_AUTO),
 		.sweep = pick("ZPOLINE_REWRITE",
 			      (const char *const[]){ "fast", "sweep" }, 2, 0),
 		.vdso = pick("ZPOLINE_VDSO", (const char *const[]){ "0", "1" }, 2, 0),
