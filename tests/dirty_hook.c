@@ -3,14 +3,17 @@
  * Test hook: dirties every register a C hook may legally clobber - the
  * argument registers, all vector registers this CPU enables (through libc's
  * memcpy/memset, then explicitly: zmm0-31 and k0-7 with AVX-512, ymm0-15
- * with AVX, xmm0-15 otherwise), mxcsr and the x87 control word - then
- * passes the call through. test_regs checks the application saw none of it.
+ * with AVX, xmm0-15 otherwise), mxcsr and the x87 control word, and with
+ * ZPT_DIRTY_TILES=1 the AMX tiles - then passes the call through. test_regs
+ * and test_amx check what the application saw.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "zpoline.h"
 
 static char a[1 << 16], b[1 << 16];
 static int level; /* as test_regs.c: 2 AVX-512, 1 AVX, 0 SSE */
+static int tiles; /* ZPT_DIRTY_TILES=1: zero AMX tmm0-7 too (test_amx.c) */
 
 static void dirty_vectors(void)
 {
@@ -46,6 +49,12 @@ static long hook(const struct zp_syscall *sc)
 	memset(a, (int)sc->nr, sizeof(a));
 	memcpy(b, a, sizeof(b));
 	dirty_vectors();
+	/* only test_amx's getpid: tiles need its permission and config */
+	if (tiles && sc->nr == 39)
+		__asm__ volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\t"
+				 "tilezero %%tmm2\n\ttilezero %%tmm3\n\t"
+				 "tilezero %%tmm4\n\ttilezero %%tmm5\n\t"
+				 "tilezero %%tmm6\n\ttilezero %%tmm7" ::: "memory");
 	__asm__ volatile(
 		"ldmxcsr %0\n\t"
 		"fldcw %1\n\t"
@@ -63,7 +72,10 @@ static long hook(const struct zp_syscall *sc)
 
 zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 {
+	const char *t = getenv("ZPT_DIRTY_TILES");
+
 	(void)host;
+	tiles = t && !strcmp(t, "1");
 	__builtin_cpu_init();
 	level = __builtin_cpu_supports("avx512f") ? 2
 		: __builtin_cpu_supports("avx") ? 1 : 0;
