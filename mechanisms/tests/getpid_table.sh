@@ -1,10 +1,11 @@
 #!/bin/sh
 # getpid ns/call per mechanism x hook (null, pass), best of 5, pinned to
-# CPU 1; the raw inline syscall unhooked beside it. Not a test: prints a
+# the last CPU this shell may use (as the microbenchmarks); the raw inline syscall unhooked beside it. Not a test: prints a
 # Markdown table. Usage: getpid_table.sh BUILD_DIR [N]
 B=${1:?build dir}/mechanisms
 N=${2:-2000000}
-ns() { taskset -c 1 "$@" | sed 's/.*"ns_per_call":\([0-9.]*\).*/\1/'; }
+CPU=$(taskset -pc $$ | sed 's/.*: *//; s/.*[,-]//')
+ns() { taskset -c "$CPU" "$@" | sed 's/.*"ns_per_call":\([0-9.]*\).*/\1/'; }
 echo "| mechanism | null | pass |"
 echo "|---|---|---|"
 echo "| raw syscall (unhooked) | - | $(ns "$B/bench-getpid" "$N" raw) |"
