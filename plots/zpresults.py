@@ -399,3 +399,90 @@ def coverage_rows(rs):
             r.get("truth_total", r.get("truth")))
     mechs = [m for m in rs.mechanisms() if any(k[1] == m for k in data)]
     return progs, mechs, data
+
+
+# ---- what the context says about the machine ----------------------------
+#
+# The report explains differences only with what a results file records.
+# Each helper returns (value, evidence): value None means the file does not
+# say, and the evidence names the field it came from, so that a sentence
+# built on it can quote its source.
+
+def pti_of(ctx):
+    """(True/False/None, evidence) for kernel page-table isolation.
+    Files written before `context.pti` existed still carry the kernel's
+    meltdown report in `vulnerabilities`; the rule is the one
+    scripts/benchlib/common.py pti_state records."""
+    p = ctx.get("pti")
+    if isinstance(p, dict):
+        enabled, meltdown = p.get("enabled"), p.get("meltdown")
+        cmd = p.get("cmdline") or {}
+    else:
+        meltdown = (ctx.get("vulnerabilities") or {}).get("meltdown")
+        cmd = {}
+        if meltdown is None:
+            enabled = None
+        elif meltdown.startswith("Mitigation: PTI"):
+            enabled = True
+        elif meltdown.startswith(("Not affected", "Vulnerable")):
+            enabled = False
+        else:
+            enabled = None
+    if meltdown is None:
+        return None, "meltdown state not recorded"
+    ev = f"meltdown: {meltdown}"
+    flags = []
+    if cmd.get("pti"):
+        flags.append(f"pti={cmd['pti']}")
+    if cmd.get("nopti"):
+        flags.append("nopti")
+    if cmd.get("mitigations") == "off":
+        flags.append("mitigations=off")
+    if flags:
+        ev += "; kernel command line " + " ".join(flags)
+    return enabled, ev
+
+
+# Clocksources that exist only inside a guest of that hypervisor: evidence
+# of virtualization in files written before `context.hypervisor` existed.
+GUEST_CLOCKSOURCES = {"kvm-clock": "KVM", "hyperv_clocksource_tsc_page": "Microsoft",
+                      "hyperv_clocksource_msr": "Microsoft", "xen": "Xen"}
+
+
+def hypervisor_of(ctx):
+    """(present True/False/None, vendor or None, evidence)."""
+    h = ctx.get("hypervisor")
+    if isinstance(h, dict) and h.get("present") is not None:
+        if h["present"]:
+            if h.get("cpuid_signature"):
+                ev = f"CPUID signature {h['cpuid_signature']}"
+            elif h.get("sys_hypervisor_type"):
+                ev = f"/sys/hypervisor/type {h['sys_hypervisor_type']}"
+            else:
+                ev = "hypervisor flag in /proc/cpuinfo"
+            return True, h.get("vendor"), ev
+        return False, None, "CPUID hypervisor bit clear"
+    cs = ctx.get("clocksource")
+    if cs in GUEST_CLOCKSOURCES:
+        return True, GUEST_CLOCKSOURCES[cs], f"clocksource {cs}"
+    return None, None, "virtualization not recorded"
+
+
+def cpu_of(ctx):
+    """'AuthenticAMD family 25 model 1 (AMD EPYC)', or the model name alone
+    when the file has no CPUID record."""
+    c = ctx.get("cpu")
+    name = ctx.get("cpu_model") or "CPU model not recorded"
+    if isinstance(c, dict) and c.get("vendor"):
+        return (f"{c['vendor']} family {c.get('family')} model "
+                f"{c.get('model')} ({c.get('brand') or name})")
+    return name
+
+
+def cpus_of(ctx):
+    """CPUs the benchmarks could use: the topology's usable count when
+    recorded, else cpu_count."""
+    t = ctx.get("topology")
+    if isinstance(t, dict) and t.get("usable"):
+        return t["usable"]
+    return ctx.get("cpu_count")
