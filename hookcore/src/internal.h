@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "zpoline.h"
+#include "stub_defs.h"
 
 #define ZP_HIDDEN __attribute__((visibility("hidden")))
 
@@ -31,9 +32,25 @@ extern const char *const zp_save_names[];
 /* stub.S */
 ZP_HIDDEN extern zp_hook_fn zp_active_hook;
 ZP_HIDDEN extern unsigned long zp_bypass_count;
-/* [0] re-entry guard, [1] lazy mode's dispatch selector (stub_defs.h) */
-ZP_HIDDEN extern __thread unsigned char zp_guard[2]
-	__attribute__((tls_model("initial-exec")));
+/* [0] re-entry guard, [1] lazy mode's dispatch selector, [8..15] the
+ * address of the guard owner's token (stub_defs.h: GUARD_*) */
+ZP_HIDDEN extern __thread unsigned char zp_guard[GUARD_SIZE]
+	__attribute__((tls_model("initial-exec"), aligned(8)));
+/* The token an owner frame holds is its own address xor this key (random
+ * per process), so that no stale stack contents pass for it by chance. */
+ZP_HIDDEN extern uintptr_t zp_token_key;
+/* Stale guards found and cleared (a siglongjmp out of the hook). */
+ZP_HIDDEN extern unsigned long zp_guard_recovered;
+/* The stub the trampoline jumps to now (trampoline.c). */
+ZP_HIDDEN extern void *zp_current_stub;
+/* Sets the guard for C code that calls the hook itself (lazy.c), with
+ * *token as the owner's token slot. */
+static inline void zp_guard_enter(volatile uintptr_t *token)
+{
+	*token = (uintptr_t)token ^ zp_token_key;
+	*(volatile uintptr_t *)(zp_guard + GUARD_FRAME) = (uintptr_t)token;
+	zp_guard[0] = 1;
+}
 ZP_HIDDEN extern __thread unsigned long zp_vfork_ret
 	__attribute__((tls_model("initial-exec")));
 void zp_stub_gpr(void), zp_stub_sse(void), zp_stub_avx(void),
@@ -84,6 +101,11 @@ struct zp_rewrite_stats {
 	unsigned mappings, sites, cached, rejected;
 	double ms;
 };
+
+/* env.c: the environment, ignored entirely under AT_SECURE (setuid, setgid,
+ * file capabilities): zp_env() then returns NULL for every name. */
+int zp_secure(void);
+const char *zp_env(const char *name);
 
 /* sitecache.c: sites of a mapped file, remembered across processes */
 struct zp_map_id {

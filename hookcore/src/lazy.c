@@ -257,8 +257,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 			zp_raw(SYS_write, 2, (long)msg, sizeof(msg) - 1);
 			zp_raw(SYS_exit_group, 1, 0, 0);
 		}
+		volatile uintptr_t token;
+
 		__atomic_fetch_add(&lazy_emulated, 1, __ATOMIC_RELAXED);
-		guard[0] = 1;
+		zp_guard_enter(&token);
 		g[REG_RAX] = zp_active_hook(&sc);
 		guard[0] = 0;
 	}

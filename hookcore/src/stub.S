@@ -28,41 +28,25 @@
 
 	.text
 
-/* ---- classification: sets r11 = ZP_KIND_*, uses only r11 and flags ---- */
+/* ---- classification: sets r11 = ZP_KIND_*, uses only r11, rcx, flags ---- */
 .macro CLASSIFY
 	xor	%r11d, %r11d
 	cmp	$__NR_clone, %rax
 	je	80f
 	cmp	$__NR_clone3, %rax
-	je	81f
+	je	80f
 	cmp	$__NR_vfork, %rax
 	je	82f
 	cmp	$__NR_rt_sigreturn, %rax
 	jne	89f
 	mov	$ZP_KIND_SIGRETURN, %r11d
 	jmp	89f
-80:	/* clone(flags=rdi, newsp=rsi, ...) */
-	test	%rsi, %rsi
-	jz	83f
-	mov	$ZP_KIND_CLONE_STACK, %r11d
+80:	/* their arguments must be checked before we touch user memory:
+	 * out of line, below the red zone */
+	lea	-120(%rsp), %rsp
+	call	zp_classify_clone
+	lea	120(%rsp), %rsp
 	jmp	89f
-83:	mov	%rdi, %r11
-	and	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %r11
-	cmp	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %r11
-	mov	$0, %r11d
-	jne	89f
-	mov	$ZP_KIND_VFORK, %r11d
-	jmp	89f
-81:	/* clone3(struct clone_args *rdi, size) */
-	cmpq	$0, CLONE_ARGS_STACK(%rdi)
-	je	84f
-	mov	$ZP_KIND_CLONE3_STACK, %r11d
-	jmp	89f
-84:	mov	CLONE_ARGS_FLAGS(%rdi), %r11
-	and	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %r11
-	cmp	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %r11
-	mov	$0, %r11d
-	jne	89f
 82:	mov	$ZP_KIND_VFORK, %r11d
 89:
 .endm
@@ -219,8 +203,15 @@ zp_stub_\variant:
 	setnz	%dil
 	mov	%rdi, SC_FLAGS(%rsp)
 	SAVE_\variant
+	/* The guard, and the frame that owns it: a token in this frame that
+	 * a later re-entry checks, so that a guard left set by a siglongjmp
+	 * out of the hook is noticed (zp_bypass). */
 	movq	zp_guard@gottpoff(%rip), %rdi
 	movw	$GUARD_IN_HOOK, %fs:(%rdi)
+	lea	SC_TOKEN(%rsp), %rcx
+	mov	%rcx, %fs:GUARD_FRAME(%rdi)
+	xor	zp_token_key(%rip), %rcx
+	mov	%rcx, SC_TOKEN(%rsp)
 	mov	%rsp, %rdi
 	call	*zp_active_hook(%rip)
 	movq	zp_guard@gottpoff(%rip), %rdi
@@ -348,22 +339,159 @@ zp_stub_\variant:
 	EXEC_SPECIAL zp_exec_special, 1
 	EXEC_SPECIAL zp_exec_special_bypass, 0
 
-/* Re-entry: the thread is inside the hook already (a signal handler, or the
- * hook calling rewritten code). Run the call as if it had not been
- * rewritten. */
+/* Re-entry: the guard is set. Either the thread is inside the hook (a
+ * signal handler interrupted it, or the hook called rewritten code): run
+ * the call as if it had not been rewritten. Or the hook was left without
+ * returning (a signal handler that interrupted it siglongjmp'ed out): then
+ * the guard is stale, and every later call would bypass the hook. The
+ * frame that set the guard tells: its token is intact while the hook runs
+ * (nested code runs below it, or on an alternate signal stack), and the
+ * stack pointer is above it once the hook was left. A stale guard is
+ * cleared, counted, and the call goes through the hook. */
 	.p2align 4
 	.type	zp_bypass, @function
 zp_bypass:
 	/* guard 2: libzpoline's own work (late rewriting), not a bypass */
 	cmpb	$GUARD_INTERNAL, %fs:(%r11)
-	je	1f
-	lock incq zp_bypass_count(%rip)
-1:	CLASSIFY
+	je	3f
+	mov	%fs:GUARD_FRAME(%r11), %rcx
+	cmp	%rcx, %rsp
+	jae	2f
+	/* below the owner's frame: nested, if the token is still there */
+	mov	(%rcx), %r11
+	xor	%rcx, %r11
+	cmp	zp_token_key(%rip), %r11
+	jne	4f
+1:	lock incq zp_bypass_count(%rip)
+3:	CLASSIFY
 	test	%r11, %r11
 	jnz	zp_exec_special_bypass
 	syscall
 	ret
+2:	/* above it: stale, unless we run on an alternate signal stack */
+	lea	-120(%rsp), %rsp
+	call	zp_on_altstack
+	lea	120(%rsp), %rsp
+	jnz	1b
+4:	movq	zp_guard@gottpoff(%rip), %r11
+	movw	$GUARD_FREE, %fs:(%r11)
+	lock incq zp_guard_recovered(%rip)
+	jmp	*zp_current_stub(%rip)
 	.size	zp_bypass, .-zp_bypass
+
+/* ZF clear if this thread runs on its alternate signal stack. Keeps every
+ * register but rcx, r11 and the flags. */
+	.p2align 4
+	.type	zp_on_altstack, @function
+zp_on_altstack:
+	push	%rax
+	push	%rdi
+	push	%rsi
+	sub	$24, %rsp		/* stack_t */
+	xor	%edi, %edi
+	mov	%rsp, %rsi
+	mov	$__NR_sigaltstack, %eax
+	syscall
+	mov	8(%rsp), %ecx		/* ss_flags */
+	add	$24, %rsp
+	pop	%rsi
+	pop	%rdi
+	pop	%rax
+	test	$SS_ONSTACK, %ecx
+	ret
+	.size	zp_on_altstack, .-zp_on_altstack
+
+/*
+ * clone/clone3 (rax): sets r11 = the kind, after checking that the memory
+ * the stub will read or write is there, so that a bad argument gets the
+ * kernel's answer (EINVAL, EFAULT) instead of a fault in the stub:
+ *  - clone3: size at least CLONE_ARGS_SIZE_VER0 (else kind 0: the kernel
+ *    says EINVAL), the fields we read readable, the slot below the new
+ *    stack writable;
+ *  - clone with a new stack: the slot below it writable.
+ * Where the slot is not writable the call runs as an ordinary one (kind
+ * 0): the child then faults on its own, as it would without us. The
+ * probes are rt_sigprocmask calls that only read or write 8 bytes: an
+ * invalid `how` makes the kernel copy the set in and stop at EINVAL; a
+ * NULL set only writes the old mask out. Keeps every register but rcx,
+ * r11 and the flags; needs 64 bytes of stack.
+ */
+	.p2align 4
+	.type	zp_classify_clone, @function
+zp_classify_clone:
+	push	%rax
+	cmp	$__NR_clone3, %rax
+	je	3f
+	test	%rsi, %rsi		/* clone(flags=rdi, newsp=rsi) */
+	jz	2f
+	lea	-8(%rsi), %rcx
+	call	probe_write
+	je	0f
+	mov	$ZP_KIND_CLONE_STACK, %r11d
+	jmp	9f
+2:	mov	%rdi, %rcx
+	jmp	5f
+3:	cmp	$CLONE_ARGS_SIZE_VER0, %rsi	/* clone3(args=rdi, size=rsi) */
+	jb	0f
+	mov	%rdi, %rcx
+	call	probe_read
+	je	0f
+	lea	CLONE_ARGS_STACK(%rdi), %rcx
+	call	probe_read
+	je	0f
+	lea	CLONE_ARGS_STACK_SIZE(%rdi), %rcx
+	call	probe_read
+	je	0f
+	mov	CLONE_ARGS_STACK(%rdi), %rcx
+	test	%rcx, %rcx
+	jz	4f
+	add	CLONE_ARGS_STACK_SIZE(%rdi), %rcx
+	sub	$8, %rcx
+	call	probe_write
+	je	0f
+	mov	$ZP_KIND_CLONE3_STACK, %r11d
+	jmp	9f
+4:	mov	CLONE_ARGS_FLAGS(%rdi), %rcx
+5:	and	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %rcx
+	cmp	$(ZP_CLONE_VM | ZP_CLONE_VFORK), %rcx
+	jne	0f
+	mov	$ZP_KIND_VFORK, %r11d
+	jmp	9f
+0:	xor	%r11d, %r11d
+9:	pop	%rax
+	ret
+	.size	zp_classify_clone, .-zp_classify_clone
+
+/* ZF set if the 8 bytes at rcx cannot be read (probe_read) or written
+ * (probe_write). Keep every register but rax, rcx, r11 and the flags. */
+	.type	probe_read, @function
+probe_read:
+	push	%rdi
+	push	%rsi
+	push	%rdx
+	push	%r10
+	mov	$-1, %edi		/* no such `how` */
+	mov	%rcx, %rsi
+	xor	%edx, %edx
+	jmp	1f
+probe_write:
+	push	%rdi
+	push	%rsi
+	push	%rdx
+	push	%r10
+	xor	%edi, %edi
+	xor	%esi, %esi
+	mov	%rcx, %rdx
+1:	mov	$8, %r10d
+	mov	$__NR_rt_sigprocmask, %eax
+	syscall
+	pop	%r10
+	pop	%rdx
+	pop	%rsi
+	pop	%rdi
+	cmp	$-EFAULT, %rax
+	ret
+	.size	probe_read, .-probe_read
 
 /*
  * Lazy mode only (zp_sud_on set): turn Syscall User Dispatch on for the

@@ -15,7 +15,8 @@
 #define SC_ARG5 48
 #define SC_SITE 56
 #define SC_FLAGS 64
-#define SC_RET 72	 /* the stub's own slot, past the public struct */
+#define SC_RET 72	 /* the stub's own slots, past the public struct: */
+#define SC_TOKEN 80	 /* the guard owner's token (stub.S, zp_bypass) */
 #define SC_FRAME_HEAD 128 /* vector area starts 64-aligned after this */
 
 /*
@@ -26,6 +27,14 @@
 #define GUARD_IN_HOOK 0x0001 /* guard 1, selector ALLOW */
 #define GUARD_INTERNAL 2     /* guard byte while libzpoline works itself */
 #define GUARD_FREE 0x0100    /* guard 0, selector BLOCK */
+/* Offset in zp_guard of the address of the token slot of the frame that
+ * set the guard (SC_TOKEN of a stub frame, or a C variable in lazy.c). */
+#define GUARD_FRAME 8
+#define GUARD_SIZE 16
+#ifdef __ASSEMBLER__ /* from <signal.h> and <errno.h>, which C has */
+#define SS_ONSTACK 1
+#define EFAULT 14
+#endif
 #define PR_SET_SYSCALL_USER_DISPATCH 59
 #define PR_SYS_DISPATCH_ON 1
 
@@ -41,5 +50,6 @@
 #define CLONE_ARGS_FLAGS 0
 #define CLONE_ARGS_STACK 40
 #define CLONE_ARGS_STACK_SIZE 48
+#define CLONE_ARGS_SIZE_VER0 64
 
 #endif

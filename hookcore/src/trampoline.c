@@ -78,6 +78,7 @@ static void *map_fixed(uintptr_t addr, size_t len)
 }
 
 static uint8_t *far_page;
+void *zp_current_stub;
 static uint32_t far_disp;
 
 /* Both far entries jump to `stub`; the page is R-X again afterwards. Raw
@@ -89,6 +90,7 @@ int zp_trampoline_set_stub(void *stub)
 			  PROT_READ | PROT_WRITE);
 	if (err)
 		return (int)err;
+	zp_current_stub = stub;
 	write_far_jump((uint8_t *)(ZP_GATE1 + 5 + (uintptr_t)far_disp), stub);
 	write_far_jump((uint8_t *)(ZP_GATE2 + 5 + (uintptr_t)far_disp), stub);
 	return (int)zp_raw(SYS_mprotect, (long)far_page, 2 * ZP_PAGE,

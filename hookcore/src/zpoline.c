@@ -12,14 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 /* ---- state shared with stub.S ---- */
-__thread unsigned char zp_guard[2] __attribute__((tls_model("initial-exec")));
+__thread unsigned char zp_guard[GUARD_SIZE]
+	__attribute__((tls_model("initial-exec"), aligned(8)));
+uintptr_t zp_token_key;
+unsigned long zp_guard_recovered;
 __thread unsigned long zp_vfork_ret __attribute__((tls_model("initial-exec")));
 unsigned long zp_bypass_count;
 
@@ -60,7 +65,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt,
 
 static int pick(const char *var, const char *const *names, int n, int dflt)
 {
-	const char *v = getenv(var);
+	const char *v = zp_env(var);
 	char list[128] = "";
 
 	if (!v || !*v)
@@ -80,7 +85,7 @@ static int pick(const char *var, const char *const *names, int n, int dflt)
  * reported and ignored. Symlinks are resolved, as /proc/self/maps shows. */
 static char **parse_exclude(int verbose)
 {
-	const char *v = getenv("ZPOLINE_EXCLUDE");
+	const char *v = zp_env("ZPOLINE_EXCLUDE");
 	char **list, *copy, *save = NULL;
 	size_t n = 0;
 
@@ -113,7 +118,7 @@ static char **parse_exclude(int verbose)
 static const char *hook_path(void)
 {
 	static char path[PATH_MAX];
-	const char *v = getenv("ZPOLINE_HOOK");
+	const char *v = zp_env("ZPOLINE_HOOK");
 	Dl_info self;
 
 	if (v && strchr(v, '/'))
@@ -215,7 +220,13 @@ static int verbose;
 __attribute__((destructor)) static void zpoline_fini(void)
 {
 	unsigned long sites, emulated;
+	unsigned long stale = __atomic_load_n(&zp_guard_recovered,
+					      __ATOMIC_RELAXED);
 
+	if (verbose && stale)
+		fprintf(stderr, "zpoline: pid %d: %lu stale re-entry guards "
+			"cleared (a signal handler left the hook without "
+			"returning)\n", getpid(), stale);
 	zp_lazy_stats(&sites, &emulated);
 	if (verbose && (sites || emulated))
 		fprintf(stderr, "zpoline: pid %d: lazy: %lu sites rewritten on "
@@ -226,7 +237,7 @@ __attribute__((destructor)) static void zpoline_fini(void)
 __attribute__((constructor)) static void zpoline_init(void)
 {
 	static char variant[48];
-	const char *v = getenv("ZPOLINE_VERBOSE");
+	const char *v = zp_env("ZPOLINE_VERBOSE");
 	struct config c = {
 		.verbose = v && *v ? atoi(v) : 0,
 		.sled = pick("ZPOLINE_SLED", zp_sled_names, 2, ZP_SLED_FAST),
@@ -246,6 +257,10 @@ __attribute__((constructor)) static void zpoline_init(void)
 
 	c.exclude = parse_exclude(c.verbose);
 	c.hook = hook_path();
+	/* the guard tokens' key, before any call can reach the stub */
+	if (zp_raw(SYS_getrandom, (long)&zp_token_key, sizeof(zp_token_key),
+		   GRND_NONBLOCK) != sizeof(zp_token_key))
+		zp_token_key = (uintptr_t)__builtin_ia32_rdtsc() * 0x9e3779b97f4a7c15ull;
 
 	setup_trampoline(&c, &save);
 	t1 = now_ms();
