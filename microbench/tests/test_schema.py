@@ -54,6 +54,77 @@ def check_context(ctx):
     check(commit is None or re.match(r"[0-9a-f]{40}$", commit),
           f"context.git_commit {commit} is not a commit id")
     check_type(ctx, "git_dirty", bool, w, nullable=True)
+    check_machine(ctx)
+
+
+def check_machine(ctx):
+    """The fields the report's explanations rest on (results/README.md)."""
+    w = "context"
+    pti = check_type(ctx, "pti", dict, w)
+    check_type(pti, "enabled", bool, "context.pti", nullable=True)
+    melt = check_type(pti, "meltdown", str, "context.pti", nullable=True)
+    check(melt == ctx["vulnerabilities"].get("meltdown"),
+          f"context.pti.meltdown {melt!r} is not the vulnerabilities entry")
+    check(pti["enabled"] == (True if (melt or "").startswith("Mitigation: PTI")
+                             else False if (melt or "").startswith(
+                                 ("Not affected", "Vulnerable")) else None),
+          f"context.pti.enabled {pti['enabled']} for meltdown {melt!r}")
+    cmd = check_type(pti, "cmdline", dict, "context.pti", nullable=True)
+    if cmd is not None:
+        check(set(cmd) == {"pti", "nopti", "mitigations"},
+              f"context.pti.cmdline records more than the PTI flags: {cmd}")
+        check_type(cmd, "nopti", bool, "context.pti.cmdline")
+    hv = check_type(ctx, "hypervisor", dict, w)
+    check_type(hv, "present", bool, "context.hypervisor", nullable=True)
+    for k in ("vendor", "cpuid_signature", "sys_hypervisor_type"):
+        check_type(hv, k, str, "context.hypervisor", nullable=True)
+    check_type(hv, "cpuinfo_flag", bool, "context.hypervisor", nullable=True)
+    topo = check_type(ctx, "topology", dict, w)
+    for k in ("online", "usable", "cores", "packages"):
+        check_type(topo, k, int, "context.topology", nullable=True)
+    check(topo["online"] == ctx["cpu_count"] or topo["online"] is None,
+          f"context.topology.online {topo['online']} vs cpu_count")
+    probe = check_type(ctx, "machine_probe", dict, w)
+    check_type(probe, "program", str, "context.machine_probe")
+    # the test builds mb-machine (meson depends): it must have run
+    check(probe.get("error") is None,
+          f"context.machine_probe.error: {probe.get('error')}")
+    cpu = check_type(ctx, "cpu", dict, w)
+    for k in ("vendor", "brand"):
+        check_type(cpu, k, str, "context.cpu", nullable=(k == "brand"))
+    for k in ("family", "model", "stepping"):
+        check_type(cpu, k, int, "context.cpu")
+    check_type(cpu, "hypervisor_bit", bool, "context.cpu")
+    check_type(cpu, "hypervisor_signature", str, "context.cpu", nullable=True)
+    check(cpu["hypervisor_signature"] is None or cpu["hypervisor_bit"],
+          "context.cpu: a hypervisor signature without the CPUID bit")
+    check(hv["present"] is True or not cpu["hypervisor_bit"],
+          "context.hypervisor.present false although CPUID says so")
+    flags = check_type(cpu, "flags", dict, "context.cpu")
+    for k in ("xsave", "osxsave", "avx", "avx2", "avx512f", "avx512bw",
+              "avx512vl", "amx_tile", "amx_bf16", "amx_int8", "fsgsbase"):
+        check_type(flags, k, bool, "context.cpu.flags")
+    xs = check_type(ctx, "xstate", dict, w)
+    if flags["osxsave"]:
+        x = check_type(xs, "xcr0", int, "context.xstate")
+        check(x & 3 == 3 and xs["xcr0_hex"] == hex(x),
+              f"context.xstate.xcr0 {x} / {xs.get('xcr0_hex')}")
+        for k in ("size_xcr0", "size_max", "size_compacted_xss",
+                  "size_compacted_xcr0"):
+            check(check_type(xs, k, int, "context.xstate") >= 576,
+                  f"context.xstate.{k} {xs[k]} below the 576-byte header")
+        check(xs["size_compacted_xcr0"] <= xs["size_xcr0"] <= xs["size_max"],
+              f"context.xstate sizes {xs}")
+        comps = check_type(xs, "components", list, "context.xstate")
+        check(sum(1 << c["bit"] for c in comps) == x,
+              f"context.xstate.components do not add up to XCR0: {comps}")
+        for k in ("xsaveopt", "xsavec", "xsaves", "avx", "avx512", "amx"):
+            check_type(xs, k, bool, "context.xstate")
+        check(xs["avx"] == (flags["avx"] and x & 6 == 6),
+              "context.xstate.avx does not follow CPUID and XCR0")
+    sud = check_type(ctx, "sud", dict, w)
+    check_type(sud, "available", bool, "context.sud")
+    check((sud["error"] is None) == sud["available"], f"context.sud {sud}")
 
 
 def check_record(r, doc, i):
