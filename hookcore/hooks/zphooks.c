@@ -72,11 +72,11 @@ int zph_init(const char *mechanism, enum zph_kind kind)
 
 	mech_name = mechanism;
 	if (kind == ZPH_NULL) {
-		v = getenv("ZPOLINE_NULL");
+		v = secure_getenv("ZPOLINE_NULL");
 		if (parse_null_set(v && *v ? v : "39"))
 			return -EINVAL;
 	}
-	v = getenv("ZPOLINE_STATS");
+	v = secure_getenv("ZPOLINE_STATS");
 	if (kind == ZPH_COUNT && v && *v) {
 		if (strlen(v) >= sizeof(stats_path)) {
 			fprintf(stderr, "zpoline: ZPOLINE_STATS path too long\n");

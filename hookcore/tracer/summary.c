@@ -252,7 +252,7 @@ static long hook(const struct zp_syscall *sc)
 
 static int open_out(const char *var, int *fd)
 {
-	const char *v = getenv(var);
+	const char *v = secure_getenv(var);
 	char path[4096];
 
 	if (!v || !*v)
@@ -268,7 +268,7 @@ static int open_out(const char *var, int *fd)
 
 zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 {
-	const char *v = getenv("ZPOLINE_SUMMARY_SORT");
+	const char *v = secure_getenv("ZPOLINE_SUMMARY_SORT");
 	long fd;
 
 	if (host->abi != ZP_ABI_VERSION) {

@@ -776,7 +776,7 @@ static long hook(const struct zp_syscall *sc)
 
 static int env_uint(const char *var, unsigned *val, unsigned max)
 {
-	const char *v = getenv(var);
+	const char *v = secure_getenv(var);
 	char *end;
 	unsigned long n;
 
@@ -831,10 +831,13 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 	if (env_uint("ZPOLINE_TRACE_STRLEN", &str_cap, MAX_STRLEN) ||
 	    env_uint("ZPOLINE_TRACE_PATHLEN", &path_cap, MAX_STRLEN))
 		return NULL;
-	v = getenv("ZPOLINE_TRACE_SYSCALLS");
+	v = secure_getenv("ZPOLINE_TRACE_SYSCALLS");
 	if (v && *v && parse_filter(v))
 		return NULL;
-	v = getenv("ZPOLINE_TRACE");
+	/* secure_getenv, as everywhere in the hooks: under AT_SECURE (a
+	 * setuid program) the environment is another user's, and this file
+	 * would be opened with the program's privileges */
+	v = secure_getenv("ZPOLINE_TRACE");
 	if (!v || !*v) {
 		/* A private copy of stderr: the trace goes on where stderr was
 		 * when the program started even after it closes or redirects
