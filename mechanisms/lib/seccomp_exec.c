@@ -81,7 +81,7 @@ static int install_filter(void)
 		/* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip),
 		/* 7 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (unsigned)text_lo, 0, 1),
 		/* 8 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (unsigned)text_hi, 0, 1),
-		/* 9 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+		/* 9 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP | ZPM_SECCOMP_DATA),
 		/* 10 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
@@ -531,7 +531,8 @@ int main(int argc, char **argv, char **envp)
 	if (!dl_iterate_phdr(find_text, NULL))
 		die("cannot find", "my own text", -ENOEXEC);
 
-	err = zpm_sigsys_install((enum zph_kind)kind, exec_via_self);
+	err = zpm_sigsys_install((enum zph_kind)kind, 1 /* SYS_SECCOMP */,
+				 exec_via_self);
 	if (err)
 		die("cannot install", "the SIGSYS handler", err);
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2) {

@@ -51,6 +51,7 @@ struct clone_slot {
 #define NSLOTS 64
 
 static enum zph_kind hook_kind;
+static int trap_code;	/* si_code of our traps: SYS_SECCOMP or SYS_USER_DISPATCH */
 static long (*exec_replacement)(const struct zp_syscall *sc);
 static struct ksigaction app_sigsys; /* what the app asked for SIGSYS */
 static struct clone_slot slots[NSLOTS];
@@ -209,6 +210,54 @@ static long fork_here(struct zp_syscall *sc)
 	return ret;
 }
 
+/*
+ * Ours: a trap of our filter (its SECCOMP_RET_DATA is ZPM_SECCOMP_DATA) or
+ * of our dispatch. Anything else is the program's: a SIGSYS sent with
+ * kill, or a trap of a seccomp filter of its own. With filters stacked,
+ * the kernel reports the newest filter's data among equal actions, so a
+ * call the program's filter traps is reported as its own, and one its
+ * filter allows but ours traps as ours.
+ */
+static int ours(const siginfo_t *si)
+{
+	if (si->si_code != trap_code)
+		return 0;
+	return trap_code != SYS_SECCOMP || si->si_errno == ZPM_SECCOMP_DATA;
+}
+
+/*
+ * Deliver a SIGSYS that is not ours as the program's recorded action
+ * would: default = die of it (by the kernel's hand, so the parent sees
+ * the same status and a core is dumped where it would be), ignore, or its
+ * handler, called here with the kernel's siginfo and ucontext. A trap
+ * handler answers by writing rax in that ucontext, which is exactly where
+ * the answer must go: the trapped context, ours or the program's.
+ * Differences: SIGSYS itself is never blocked, SA_ONSTACK is not honoured.
+ */
+static void to_app(int sig, siginfo_t *si, void *ucv)
+{
+	struct ksigaction act = app_sigsys;
+	unsigned long mask = act.mask & ~UNBLOCKABLE;
+
+	if (act.handler == SIG_IGN)
+		return;
+	if (act.handler == SIG_DFL) {
+		struct ksigaction dfl = { .handler = SIG_DFL };
+
+		sys(SYS_rt_sigaction, SIGSYS, (long)&dfl, 0, 8, 0);
+		/* Unblocked (SA_NODEFER): delivered as the call returns. */
+		sys(SYS_tgkill, sys(SYS_getpid, 0, 0, 0, 0, 0),
+		    sys(SYS_gettid, 0, 0, 0, 0, 0), SIGSYS, 0, 0);
+		return;
+	}
+	if (act.flags & SA_RESETHAND)
+		app_sigsys = (struct ksigaction){ .handler = SIG_DFL };
+	/* Our rt_sigreturn restores the mask the program had. */
+	if (mask)
+		sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&mask, 0, 8, 0);
+	((void (*)(int, siginfo_t *, void *))act.handler)(sig, si, ucv);
+}
+
 static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
@@ -221,14 +270,18 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	};
 	long ret;
 
-	(void)sig;
-	if (si->si_code != SYS_SECCOMP && si->si_code != SYS_USER_DISPATCH)
-		return; /* a SIGSYS someone sent: the app may not handle it */
+	if (!ours(si)) {
+		to_app(sig, si, ucv);
+		return;
+	}
 
 	switch (sc.nr) {
 	case SYS_rt_sigreturn:
-		/* Re-issue it from the exempt range on the app's frame. */
+		/* Re-issue it from the exempt range on the app's frame, which
+		 * is at rsp (the restorer's ret popped its address). A handler
+		 * may have put SIGSYS in the mask it returns to: drop it. */
 		observe(&sc);
+		((ucontext_t *)g[REG_RSP])->uc_sigmask.__val[0] &= ~SIGSYS_BIT;
 		g[REG_RIP] = (long)zpm_sigreturn_stub;
 		return;
 	case SYS_rt_sigprocmask:
@@ -305,7 +358,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	g[REG_RAX] = ret;
 }
 
-int zpm_sigsys_install(enum zph_kind kind,
+int zpm_sigsys_install(enum zph_kind kind, int code,
 		       long (*exec_hook)(const struct zp_syscall *sc))
 {
 	/* No sa_mask and SA_NODEFER: inside the handler the mask is the
@@ -319,7 +372,17 @@ int zpm_sigsys_install(enum zph_kind kind,
 		.mask = 0,
 	};
 
+	unsigned long sigsys = SIGSYS_BIT;
+	long ret;
+
 	hook_kind = kind;
+	trap_code = code;
 	exec_replacement = exec_hook;
-	return (int)sys(SYS_rt_sigaction, SIGSYS, (long)&sa, 0, 8, 0);
+	ret = sys(SYS_rt_sigaction, SIGSYS, (long)&sa, 0, 8, 0);
+	/* A parent (a supervisor, a shell's policy) may have passed SIGSYS
+	 * blocked: our first trap would kill the process. From here on the
+	 * program cannot block it again (see the masks above). */
+	if (!ret)
+		ret = sys(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&sigsys, 0, 8, 0);
+	return (int)ret;
 }

@@ -17,12 +17,18 @@
 
 #define ZPM_HIDDEN __attribute__((visibility("hidden")))
 
+/* SECCOMP_RET_DATA of our filter's RET_TRAP: tells our traps (si_errno)
+ * from those of a filter the program installs itself. */
+#define ZPM_SECCOMP_DATA 0x5a50
+
 /*
  * Install the SIGSYS handler (raw rt_sigaction, our own restorer) for hook
- * `kind`. `exec_hook`, if set, replaces execve/execveat (after the hook has
- * observed them) and returns only on failure, with -errno.
+ * `kind` and unblock SIGSYS. `code` is the si_code of our traps (1
+ * SYS_SECCOMP, 2 SYS_USER_DISPATCH); any other SIGSYS goes to the action
+ * the program set. `exec_hook`, if set, replaces execve/execveat (after
+ * the hook has observed them) and returns only on failure, with -errno.
  */
-ZPM_HIDDEN int zpm_sigsys_install(enum zph_kind kind,
+ZPM_HIDDEN int zpm_sigsys_install(enum zph_kind kind, int code,
 				  long (*exec_hook)(const struct zp_syscall *sc));
 
 /* Defined in sigsys_stubs.S. */

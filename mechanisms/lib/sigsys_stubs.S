@@ -11,12 +11,19 @@
 /*
  * Restorer of our SIGSYS handler, and where a trapped rt_sigreturn of the
  * application is re-issued: rsp points at the frame, nothing else matters.
+ * The encoding is glibc's __restore_rt, byte for byte (48 c7 c0 0f 00 00
+ * 00 0f 05): unwinders (libgcc, libunwind, gdb) recognise a signal frame
+ * by these bytes, and pthread_cancel or a C++ throw from a signal handler
+ * that interrupted our handler must unwind through it to the program.
+ * They look up the caller's unwind info at return address - 1, so that
+ * byte must be ours and covered by no FDE: hence the nop, as in glibc.
  */
+	nop
 	.globl	zpm_sigreturn_stub
 	.hidden	zpm_sigreturn_stub
 	.type	zpm_sigreturn_stub, @function
 zpm_sigreturn_stub:
-	movl	$15, %eax		/* __NR_rt_sigreturn */
+	movq	$15, %rax		/* __NR_rt_sigreturn */
 	syscall
 	ud2
 	.size	zpm_sigreturn_stub, .-zpm_sigreturn_stub

@@ -57,7 +57,8 @@ __attribute__((constructor)) static void sud_init(void)
 		fprintf(stderr, "zpmech-sud: cannot find my own code\n");
 		exit(2);
 	}
-	if (zpm_sigsys_install((enum zph_kind)kind, NULL)) {
+	if (zpm_sigsys_install((enum zph_kind)kind, 2 /* SYS_USER_DISPATCH */,
+			       NULL)) {
 		fprintf(stderr, "zpmech-sud: cannot install SIGSYS handler\n");
 		exit(2);
 	}
