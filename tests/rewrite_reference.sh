@@ -43,13 +43,14 @@ for prog in "/bin/true" "/usr/bin/python3 -c pass"; do
 	done
 	echo "ok   $prog: $(wc -l <"$tmp/fast") mappings, $(awk '{s += $2} END {print s}' "$tmp/fast") sites, fast = cached = sweep"
 done
-# A cache entry with a site that holds no syscall instruction is not
-# trusted: the mapping is scanned again, all its sites are rewritten.
+# A cache entry with a site that is not a proven syscall instruction is
+# not trusted: the mapping is scanned again, all its sites are rewritten.
 entry=$(ls -S "$tmp"/cache/*.sites | head -1)
 /usr/bin/python3 - "$entry" <<'PY'
 import struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
-struct.pack_into("<I", b, 16, struct.unpack_from("<I", b, 16)[0] + 1)
+# the sites (u32 offsets) end the entry: move the last one by a byte
+struct.pack_into("<I", b, len(b) - 4, struct.unpack_from("<I", b, len(b) - 4)[0] + 1)
 open(sys.argv[1], "wb").write(b)
 PY
 out=$(env LD_PRELOAD="$LIB" ZPOLINE_VERBOSE=1 ZPOLINE_CACHE="$tmp/cache" /bin/echo hi 2>&1)

@@ -94,7 +94,7 @@ MAP = re.compile(r"^zpoline: map (.+) \[([0-9a-f]+)-([0-9a-f]+)\] offset "
 SITE = re.compile(r"^zpoline: site (.+)\+0x([0-9a-f]+)$")
 STAT = re.compile(r"^zpoline: (/.+) \[([0-9a-f]+)-([0-9a-f]+)\] (\d+) bytes: "
                   r"(\w+), (\d+) instructions decoded, (\d+) candidates, "
-                  r"(\d+) fallback, (\d+) sites, ([0-9.]+) ms$")
+                  r"(\d+) unproven, (\d+) sites, ([0-9.]+) ms$")
 
 
 def rewritten(libzpoline, argv, rewrite=None, timeout=120, cwd=None):
@@ -113,7 +113,7 @@ def rewritten(libzpoline, argv, rewrite=None, timeout=120, cwd=None):
         if m:
             stats[(m.group(1), int(m.group(2), 16))] = {
                 "method": m.group(5), "instructions": int(m.group(6)),
-                "candidates": int(m.group(7)), "fallback": int(m.group(8)),
+                "candidates": int(m.group(7)), "unproven": int(m.group(8)),
                 "ms": float(m.group(10))}
             continue
         m = MAP.match(line)
@@ -154,7 +154,7 @@ def compare(m):
         "file_range": [lo, hi],
         "method": m.get("method"),
         "candidates": m.get("candidates"),
-        "fallback": m.get("fallback"),
+        "unproven": m.get("unproven"),
         "reference": len(rs),
         "rewritten": len(got),
         "matched": len(got & set(rs)),

@@ -98,7 +98,7 @@ struct zp_rewrite_opts {
 	const char *cache_dir;	 /* NULL: no site cache */
 };
 struct zp_rewrite_stats {
-	unsigned mappings, sites, cached, rejected;
+	unsigned mappings, sites, cached, rejected, unproven;
 	double ms;
 };
 
@@ -122,6 +122,22 @@ int zp_cache_store(const char *dir, const struct zp_map_id *id,
 int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st);
 /* Marks every current mapping as dealt with (after the hook is loaded). */
 int zp_rewrite_mark_known(void);
+
+/* prove.c: is a candidate 0f 05 / 0f 34 a proven instruction? */
+enum { ZP_NOT_SITE = 0, ZP_SITE = 1, ZP_UNPROVEN = -1 };
+struct zp_prover;
+/* For the executable mapping [start, end) of `path` at file `offset`. */
+struct zp_prover *zp_prover_new(uintptr_t start, uintptr_t end,
+				const char *path, unsigned long offset);
+void zp_prover_free(struct zp_prover *p);
+/* ZP_SITE, ZP_NOT_SITE (inside another instruction, or not a system call)
+ * or ZP_UNPROVEN (no known instruction start reaches it). Fastest with
+ * candidates in ascending order. Counts decoded instructions in *insns. */
+int zp_prove(struct zp_prover *p, uintptr_t a, unsigned long *insns);
+/* Linear sweep of [s, end): found(site, arg) for each syscall/sysenter a
+ * disassembler would see; stops at the first nonzero return. */
+int zp_sweep(uintptr_t s, uintptr_t e, int (*found)(uintptr_t, void *),
+	     void *arg, unsigned long *insns);
 
 /* late.c: ZPOLINE_DLOPEN=1, rewrite what dlopen() maps later */
 void zp_late_enable(const struct zp_rewrite_opts *o);

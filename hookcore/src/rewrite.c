@@ -6,21 +6,18 @@
  * Decoding megabytes instruction by instruction is what makes the original
  * zpoline take ~370 ms on /bin/true here. Instead (the "fast" method):
  *  1. scan the bytes for 0f 05 / 0f 34 candidates (a few hundred);
- *  2. confirm each by decoding with Zydis from the start of the function
- *     that contains it, taken from the object's .eh_frame_hdr table (every
- *     function compiled or written with CFI has an entry); a candidate that
- *     is not on an instruction boundary (inside a longer instruction) is
- *     not a site;
- *  3. candidates no FDE covers, or whose function does not decode cleanly,
- *     fall back to the verdict of a full linear sweep of the mapping.
- * The full sweep alone ("sweep", ZPOLINE_REWRITE=sweep) is the reference the
- * tests compare against.
+ *  2. prove each by decoding from the start of the function that contains
+ *     it (prove.c: an FDE, else a function symbol); a candidate inside a
+ *     longer instruction is not a site, and one that no known start reaches
+ *     is "unproven" and never patched - it may be data (a table in .text).
+ * The linear sweep ("sweep", ZPOLINE_REWRITE=sweep) finds candidates the
+ * way a disassembler does; they are proven the same way before patching.
+ * Sites from the site cache are proven again too: a cache is input.
  *
  * Patching happens after all decoding, with raw system calls only: a page of
  * libc is briefly writable and not executable (W^X), so nothing may call
  * into libc while it is.
  */
-#include <Zydis/Zydis.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -34,7 +31,6 @@
 
 #include "internal.h"
 
-#define PAGE 4096UL
 
 struct mapping {
 	uintptr_t start, end;
@@ -112,169 +108,49 @@ static int read_maps(struct mapping **out, size_t *n)
 	return 0;
 }
 
-/* ---- .eh_frame_hdr: function starts ---- */
+/* ---- finding and proving ---- */
 
-struct eh_table {
-	const int32_t *t; /* pairs (initial_location, fde), relative to hdr */
-	uintptr_t hdr;
-	size_t count;
+struct map_result {
+	unsigned candidates, sites, unproven;
+	unsigned long insns;
 };
 
-struct find_ctx {
-	uintptr_t addr;
-	struct eh_table eh;
-	int found;
+struct proving {
+	struct zp_prover *prover;
+	struct site_list *out;
+	struct map_result *r;
+	const struct mapping *m;
+	int verbose;
 };
 
-static int find_object(struct dl_phdr_info *info, size_t size, void *data)
+/* One candidate: patched only if proven (prove.c). */
+static int consider(uintptr_t a, void *arg)
 {
-	struct find_ctx *c = data;
-	const ElfW(Phdr) *eh = NULL;
-	int hit = 0;
+	struct proving *pv = arg;
+	int v = zp_prove(pv->prover, a, &pv->r->insns);
 
-	(void)size;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-		uintptr_t s = info->dlpi_addr + p->p_vaddr;
-
-		if (p->p_type == PT_LOAD && c->addr >= s && c->addr < s + p->p_memsz)
-			hit = 1;
-		if (p->p_type == PT_GNU_EH_FRAME)
-			eh = p;
-	}
-	if (!hit)
-		return 0;
-	c->found = 1;
-	if (eh) {
-		const uint8_t *h = (const uint8_t *)(info->dlpi_addr + eh->p_vaddr);
-		/* version 1, eh_frame_ptr pcrel|sdata4, count udata4, table
-		 * datarel|sdata4: what GNU ld writes. Anything else: sweep. */
-		if (h[0] == 1 && h[1] == 0x1b && h[2] == 0x03 && h[3] == 0x3b) {
-			c->eh.hdr = (uintptr_t)h;
-			c->eh.count = *(const uint32_t *)(h + 8);
-			c->eh.t = (const int32_t *)(h + 12);
-		}
-	}
-	return 1;
-}
-
-/* [*fn, *fn_end) = the function containing a, from its FDE; 0 if none. */
-static int function_of(const struct eh_table *eh, uintptr_t a, uintptr_t *fn,
-		       uintptr_t *fn_end)
-{
-	size_t lo = 0, hi = eh->count;
-
-	while (lo < hi) { /* last entry with start <= a */
-		size_t mid = (lo + hi) / 2;
-		if (eh->hdr + (intptr_t)eh->t[2 * mid] <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return 0;
-	uintptr_t start = eh->hdr + (intptr_t)eh->t[2 * (lo - 1)];
-	const uint8_t *fde = (const uint8_t *)(eh->hdr + (intptr_t)eh->t[2 * (lo - 1) + 1]);
-	/* FDE: length, CIE pointer, pc_begin (pcrel sdata4), pc_range. A
-	 * pc_begin that disagrees with the table means another encoding. */
-	if (*(const uint32_t *)fde == 0xffffffffu ||
-	    (uintptr_t)(fde + 8) + (intptr_t) * (const int32_t *)(fde + 8) != start)
-		return 0;
-	*fn = start;
-	*fn_end = start + *(const uint32_t *)(fde + 12);
-	return a < *fn_end;
-}
-
-/* ---- decoding ---- */
-
-static ZydisDecoder dec;
-
-static int is_site(const ZydisDecodedInstruction *in)
-{
-	return in->mnemonic == ZYDIS_MNEMONIC_SYSCALL ||
-	       in->mnemonic == ZYDIS_MNEMONIC_SYSENTER;
-}
-
-/* The reference: decode the whole range linearly, resync by one byte on an
- * undecodable one. */
-static int sweep(uintptr_t s, uintptr_t e, struct site_list *out,
-		 unsigned long *insns)
-{
-	ZydisDecodedInstruction in;
-
-	for (uintptr_t pc = s; pc < e;) {
-		if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (void *)pc,
-							      e - pc, &in))) {
-			pc++;
-			continue;
-		}
-		++*insns;
-		if (is_site(&in) && push(out, pc))
-			return -ENOMEM;
-		pc += in.length;
+	pv->r->candidates++;
+	if (v == ZP_SITE)
+		return push(pv->out, a);
+	if (v == ZP_UNPROVEN) {
+		pv->r->unproven++;
+		if (pv->verbose > 2)
+			fprintf(stderr, "zpoline: unproven %s+0x%lx\n",
+				pv->m->path, pv->m->offset + (a - pv->m->start));
 	}
 	return 0;
 }
 
-struct map_result {
-	unsigned candidates, sites, fallback;
-	unsigned long insns;
-};
-
-/*
- * Is `a` an instruction boundary holding syscall/sysenter, decoding from the
- * boundary *pc? Leaves *pc at the last boundary <= a, to go on from for the
- * next candidate. An undecodable byte resyncs one byte later, as the
- * reference sweep does, so from a common boundary both agree.
- */
-static int decode_to(uintptr_t *cursor, uintptr_t a, uintptr_t end,
-		     unsigned long *insns)
+static int scan_fast(struct proving *pv)
 {
-	ZydisDecodedInstruction in;
-
-	for (uintptr_t pc = *cursor; pc <= a; *cursor = pc) {
-		if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, NULL, (void *)pc,
-							      end - pc, &in))) {
-			pc++;
-			continue;
-		}
-		++*insns;
-		if (pc == a)
-			return is_site(&in);
-		pc += in.length;
-	}
-	return 0; /* `a` is inside a longer instruction */
-}
-
-static int scan_fast(const struct mapping *m, struct site_list *out,
-		     struct map_result *r)
-{
-	struct find_ctx c = { .addr = m->start };
-	uintptr_t fn = m->start, fn_end = m->start, cursor = m->start;
+	const struct mapping *m = pv->m;
 	int err = 0;
 
-	dl_iterate_phdr(find_object, &c);
 	for (const uint8_t *p = (const uint8_t *)m->start;
-	     (p = memchr(p, 0x0f, (const uint8_t *)m->end - 1 - p)); p++) {
-		uintptr_t a = (uintptr_t)p;
-
-		if (p[1] != 0x05 && p[1] != 0x34)
-			continue;
-		r->candidates++;
-		if (a >= fn_end) {
-			uintptr_t prev_end = fn_end;
-			if (!c.eh.t || !function_of(&c.eh, a, &fn, &fn_end)) {
-				/* No FDE covers it: decode from where the
-				 * last known function ended (padding or
-				 * CFI-less code in between). */
-				r->fallback++;
-				fn = fn_end = prev_end;
-			}
-			cursor = fn;
-		}
-		if (decode_to(&cursor, a, m->end, &r->insns) && (err = push(out, a)))
+	     (p = memchr(p, 0x0f, (const uint8_t *)m->end - 1 - p)); p++)
+		if ((p[1] == 0x05 || p[1] == 0x34) &&
+		    (err = consider((uintptr_t)p, pv)))
 			break;
-	}
 	return err;
 }
 
@@ -291,15 +167,15 @@ static int patch(const struct site_list *l, const struct mapping *maps,
 		 const size_t *owner)
 {
 	for (size_t i = 0; i < l->n;) {
-		uintptr_t first = l->v[i] & ~(PAGE - 1), end = first;
+		uintptr_t first = l->v[i] & ~(ZP_PAGE - 1), end = first;
 		size_t j = i;
 		int prot = maps[owner[i]].prot;
 		long err;
 
 		/* the run: this page and any next page with sites, in the same
 		 * mapping (a site may straddle two pages) */
-		while (j < l->n && owner[j] == owner[i] && l->v[j] < end + PAGE) {
-			end = (l->v[j] + 2 + PAGE - 1) & ~(PAGE - 1);
+		while (j < l->n && owner[j] == owner[i] && l->v[j] < end + ZP_PAGE) {
+			end = (l->v[j] + 2 + ZP_PAGE - 1) & ~(ZP_PAGE - 1);
 			j++;
 		}
 		err = zp_raw(SYS_mprotect, (long)first, (long)(end - first),
@@ -318,19 +194,29 @@ static int patch(const struct site_list *l, const struct mapping *maps,
 	return 0;
 }
 
-/* Every cached site must still hold a syscall instruction, or the entry is
- * not trusted at all (the mapping is scanned again and the entry replaced). */
-static int cache_valid(const struct mapping *m, uint32_t *sites, size_t n,
+/* Cached sites are proven again like fresh candidates (a cache is input:
+ * DESIGN.md). One that is not a proven site and the whole entry is
+ * distrusted: the mapping is scanned again and the entry replaced. */
+static int cache_valid(struct proving *pv, uint32_t *sites, size_t n,
 		       unsigned *rejected)
 {
+	size_t before = pv->out->n;
+	uintptr_t last = 0;
+
 	for (size_t k = 0; k < n; k++) {
-		const uint8_t *s = (const uint8_t *)(m->start + sites[k]);
-		if (s[0] != 0x0f || (s[1] != 0x05 && s[1] != 0x34)) {
+		uintptr_t a = pv->m->start + sites[k];
+		const uint8_t *s = (const uint8_t *)a;
+
+		if (a < last || s[0] != 0x0f || (s[1] != 0x05 && s[1] != 0x34) ||
+		    zp_prove(pv->prover, a, &pv->r->insns) != ZP_SITE ||
+		    push(pv->out, a)) {
+			pv->out->n = before;
 			++*rejected;
-			free(sites);
 			return 0;
 		}
+		last = a + 2;
 	}
+	pv->r->candidates = pv->r->sites = (unsigned)n;
 	return 1;
 }
 
@@ -410,8 +296,6 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 	err = read_maps(&maps, &nmaps);
 	if (err)
 		goto out;
-	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-	ZydisDecoderEnableMode(&dec, ZYDIS_DECODER_MODE_MINIMAL, ZYAN_TRUE);
 
 	for (size_t i = 0; i < nmaps; i++) {
 		const struct mapping *m = &maps[i];
@@ -435,22 +319,37 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 		uint32_t *cached;
 		size_t ncached;
 
+		struct proving pv = { zp_prover_new(m->start, m->end, m->path,
+						    m->offset),
+				      &all, &r, m, o->verbose };
+		if (!pv.prover) {
+			err = -ENOMEM;
+			goto out;
+		}
 		if (o->sweep) {
-			err = sweep(m->start, m->end, &all, &r.insns);
+			err = zp_sweep(m->start, m->end, consider, &pv, &r.insns);
 		} else if (o->cache_dir &&
-			   !zp_cache_load(o->cache_dir, &id, &cached, &ncached) &&
-			   cache_valid(m, cached, ncached, &st->rejected)) {
-			method = "cache";
-			st->cached++;
-			for (size_t k = 0; k < ncached && !err; k++)
-				err = push(&all, m->start + cached[k]);
+			   !zp_cache_load(o->cache_dir, &id, &cached, &ncached)) {
+			if (cache_valid(&pv, cached, ncached, &st->rejected)) {
+				method = "cache";
+				st->cached++;
+			} else {
+				r = (struct map_result){ 0 };
+				err = scan_fast(&pv);
+				if (!err)
+					zp_cache_store(o->cache_dir, &id,
+						       all.v + before,
+						       all.n - before, m->start);
+			}
 			free(cached);
 		} else {
-			err = scan_fast(m, &all, &r);
+			err = scan_fast(&pv);
 			if (!err && o->cache_dir)
 				zp_cache_store(o->cache_dir, &id, all.v + before,
 					       all.n - before, m->start);
 		}
+		zp_prover_free(pv.prover);
+		st->unproven += r.unproven;
 		if (err)
 			goto out;
 		r.sites = (unsigned)(all.n - before);
@@ -467,10 +366,10 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 			fprintf(stderr,
 				"zpoline: %s [%lx-%lx] %lu bytes: %s, %lu "
 				"instructions decoded, %u candidates, %u "
-				"fallback, %u sites, %.3f ms\n",
+				"unproven, %u sites, %.3f ms\n",
 				m->path, m->start, m->end, m->end - m->start,
 				method, r.insns,
-				r.candidates, r.fallback, r.sites, now_ms() - t);
+				r.candidates, r.unproven, r.sites, now_ms() - t);
 		if (o->verbose > 2) { /* per-site file offsets, for the coverage harness */
 			fprintf(stderr, "zpoline: map %s [%lx-%lx] offset 0x%lx\n",
 				m->path, m->start, m->end, m->offset);
