@@ -38,6 +38,11 @@ report:
 	@test -n "$(RESULTS)" || { echo "make report: no results/<date>-<host>/ yet: run make bench, or RESULTS=dir"; exit 1; }
 	scripts/report $(RESULTS)
 
-# Ratio-based regression gate against results/baseline/regress.json (< 1 min).
+# Regression gate (results/baseline/README.md): HEAD against the base commit
+# (BASE=<ref>; default: the one in results/baseline/ref), which is built in
+# a temporary git worktree; both measured interleaved on this machine, in
+# this run (about a minute here). SLOW=1: HEAD's zpoline path slowed 2x by
+# a test-only hook, which the gate must catch.
+BASE ?=
 regress: all
-	BUILD=$(BUILD) scripts/regress
+	BUILD=$(BUILD) scripts/regress $(if $(BASE),--base '$(BASE)') $(if $(SLOW),--slow)
