@@ -20,6 +20,10 @@ struct zpm_ctx {
 	char **argv;		/* the command, NULL-terminated */
 	const char *path;	/* argv[0] resolved through PATH */
 	const char *bindir;	/* directory of the zpbench-run executable */
+	/* If set, zpm_spawn_wait() execs these instead of path and argv: a
+	 * helper that runs the command (messages still name argv[0]). */
+	const char *exec_path;
+	char **exec_argv;
 };
 
 struct zpm_mech {

@@ -13,6 +13,7 @@
 #include <linux/seccomp.h>
 
 #include "mech.h"
+#include "lib/exec_check.h"
 
 #define HELPER "zpmech-seccomp"
 
@@ -41,6 +42,11 @@ static int seccomp_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	(void)m;
 	if (!zpm_file(ctx->bindir, HELPER, helper, sizeof(helper)))
 		return 3;
+	/* The helper loads the command itself: answer here what execve
+	 * would, as the other mechanisms do (same line, 126/127). */
+	ret = (int)zpm_exec_check(ctx->path);
+	if (ret)
+		return zpm_exec_failed(ctx->path, -ret);
 	while (ctx->argv[n])
 		n++;
 	argv = calloc((size_t)n + 8, sizeof(*argv));
@@ -57,8 +63,8 @@ static int seccomp_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	argv[i++] = (char *)ctx->path;
 	for (int j = 0; j < n; j++)
 		argv[i++] = ctx->argv[j];
-	c.path = helper;
-	c.argv = argv;
+	c.exec_path = helper;
+	c.exec_argv = argv;
 	ret = zpm_spawn_wait(&c, NULL, NULL);
 	free(stats);
 	free(nul);

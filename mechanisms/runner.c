@@ -260,8 +260,10 @@ int zpm_spawn_wait(const struct zpm_ctx *ctx, void (*setup)(void *), void *arg)
 	if (target == 0) {
 		if (setup)
 			setup(arg);
-		execv(ctx->path, ctx->argv);
-		_exit(zpm_exec_failed(ctx->path, errno));
+		const char *path = ctx->exec_path ? ctx->exec_path : ctx->path;
+
+		execv(path, ctx->exec_argv ? ctx->exec_argv : ctx->argv);
+		_exit(zpm_exec_failed(path, errno));
 	}
 	/* Like a shell: the terminal's SIGINT/SIGQUIT reach the target by
 	 * themselves; SIGTERM/SIGHUP sent to us are passed on. */

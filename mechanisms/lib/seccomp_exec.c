@@ -4,7 +4,12 @@
  * linked at a fixed address (see meson.build) that loads the target
  * program itself:
  *
- *	zpmech-seccomp --hook=K [--stats=P] [--null=S] -- PATH ARGV0 ARGS...
+ *	zpmech-seccomp --hook=K [--stats=P] [--null=S] [--filtered] --
+ *		PATH ARGV0 ARGS...
+ *
+ * (--filtered: our filter is on already, added by the execve rewrite.)
+ * PATH is checked by execve's rules first (exec_check.h): what the kernel
+ * would refuse is refused with its errno, and exit 127 (ENOENT) or 126.
  *
  * Why not an LD_PRELOAD library: a seccomp filter survives execve and can
  * never be removed, but signal handlers do not survive it. After an exec
@@ -15,9 +20,9 @@
  *
  * So the exempt range is this executable's text, at the same address in
  * every image, and this executable is what every image starts with:
- *   1. install the SIGSYS handler (lib/sigsys.c), and the filter if the
- *      process has none yet: RET_TRAP for every x86-64 call whose
- *      instruction pointer is outside our text;
+ *   1. install the SIGSYS handler (lib/sigsys.c), and the filter unless
+ *      --filtered: RET_TRAP for every x86-64 call whose instruction
+ *      pointer is outside our text;
  *   2. map the target and its ELF interpreter like the kernel would
  *      (#! scripts included), build its initial stack and auxv, copy
  *      ourselves to anonymous memory and make /proc/self/exe the target
@@ -47,6 +52,7 @@
 #include <linux/prctl.h>
 #include <sys/syscall.h>
 
+#include "exec_check.h"
 #include "sigsys.h"
 
 #define PAGE 4096UL
@@ -55,13 +61,15 @@
 
 static char self_path[4096];		/* this program, for exec rewrites */
 static char opt_hook[64], opt_stats[4200], opt_null[4200];
+static int opt_filtered;		/* our filter is already on */
 static unsigned long text_lo, text_hi;	/* our executable segment */
 
+/* One line; the exit status a shell gives a command that cannot run. */
 static void die(const char *what, const char *path, long err)
 {
 	fprintf(stderr, "zpmech-seccomp: %s%s%s: %s\n", what, path ? " " : "",
 		path ? path : "", strerror((int)-err));
-	exit(127);
+	exit(err == -ENOENT ? 127 : 126);
 }
 
 /* ---- 1. the filter ---------------------------------------------------- */
@@ -122,8 +130,8 @@ static long exec_via_self(const struct zp_syscall *sc)
 {
 	const char *path = (const char *)sc->args[0];
 	char *const *argv = (char *const *)sc->args[1];
-	long envp = sc->args[2], n = 0, ret, fd, i = 0;
-	char head[4], **nargv;
+	long envp = sc->args[2], n = 0, ret, i = 0;
+	char **nargv;
 	size_t size;
 
 	if (sc->nr == SYS_execveat) {
@@ -135,19 +143,9 @@ static long exec_via_self(const struct zp_syscall *sc)
 		envp = sc->args[3];
 	}
 	/* Fail here like execve would, while the caller still exists. */
-	ret = sys(SYS_access, (long)path, X_OK, 0, 0, 0);
+	ret = zpm_exec_check(path);
 	if (ret < 0)
 		return ret;
-	fd = sys(SYS_open, (long)path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
-	if (fd < 0)
-		return fd;
-	ret = sys(SYS_read, fd, (long)head, sizeof(head), 0, 0);
-	sys(SYS_close, fd, 0, 0, 0, 0);
-	if (ret == -EISDIR)
-		return -EACCES;
-	if (ret < 2 || (memcmp(head, "#!", 2) &&
-			(ret < 4 || memcmp(head, ELFMAG, SELFMAG))))
-		return -ENOEXEC;
 
 	while (argv && argv[n])
 		n++;
@@ -169,6 +167,7 @@ static long exec_via_self(const struct zp_syscall *sc)
 	}
 	nargv[i++] = self_path;
 	nargv[i++] = opt_hook;
+	nargv[i++] = "--filtered";
 	if (opt_stats[0])
 		nargv[i++] = opt_stats;
 	if (opt_null[0])
@@ -403,15 +402,15 @@ __attribute__((noreturn)) static void jump(unsigned long *sp, unsigned long entr
 
 static void run_target(char *path, char **argv, int argc, char **envp)
 {
-	static char interp[4][512], iarg[4][512];
-	char ldso[512], *args_buf[4096 + 8], **av = argv;
+	static char interp[ZPM_MAX_SHEBANG][512], iarg[ZPM_MAX_SHEBANG][512];
+	char ldso[512], **av = argv;
 	struct image exe, ld;
 	unsigned long *auxv0, *sp, *frame;
 	long envc = 0, nauxv = 0, err;
 	int depth;
 
-	/* #! chains, at most 4 deep like the kernel's binfmt recursion. */
-	for (depth = 0; depth < 4; depth++) {
+	/* #! chains, as deep as zpm_exec_check() let through. */
+	for (depth = 0; depth < ZPM_MAX_SHEBANG; depth++) {
 		int r = parse_shebang(path, interp[depth], sizeof(interp[0]),
 				      iarg[depth], sizeof(iarg[0]));
 		int k = 0;
@@ -420,11 +419,14 @@ static void run_target(char *path, char **argv, int argc, char **envp)
 			die("cannot run", path, r);
 		if (r == 0)
 			break;
-		if (argc + 3 > (int)(sizeof(args_buf) / sizeof(args_buf[0]) / 4))
-			die("too many arguments for", path, -E2BIG);
 		{
-			char **nav = args_buf + depth * 1024;
+			/* Any length: the kernel already took these. Never
+			 * freed: the strings stay, the array is copied to the
+			 * target's stack below. */
+			char **nav = malloc(((size_t)argc + 3) * sizeof(*nav));
 
+			if (!nav)
+				die("cannot run", path, -ENOMEM);
 			nav[k++] = interp[depth];
 			if (iarg[depth][0])
 				nav[k++] = iarg[depth];
@@ -504,10 +506,13 @@ int main(int argc, char **argv, char **envp)
 			snprintf(opt_stats, sizeof(opt_stats), "%s", argv[i]);
 		else if (!strncmp(argv[i], "--null=", 7))
 			snprintf(opt_null, sizeof(opt_null), "%s", argv[i]);
+		else if (!strcmp(argv[i], "--filtered"))
+			opt_filtered = 1;
 	}
 	if (i + 2 > argc || !opt_hook[0]) {
 		fprintf(stderr, "usage: zpmech-seccomp --hook=null|pass|count "
-				"[--stats=PATH] [--null=LIST] -- PATH ARGV0 "
+				"[--stats=PATH] [--null=LIST] [--filtered] -- "
+				"PATH ARGV0 "
 				"[ARGS...]\n");
 		return 2;
 	}
@@ -516,6 +521,11 @@ int main(int argc, char **argv, char **envp)
 		fprintf(stderr, "zpmech-seccomp: unknown %s\n", opt_hook);
 		return 2;
 	}
+	/* The runner and the handler checked already; run directly, or if
+	 * the file changed since, the answer is the same. */
+	err = zpm_exec_check(argv[i + 1]);
+	if (err)
+		die("cannot run", argv[i + 1], err);
 	/* zph_init reads these from our own environment copy only: the
 	 * target gets envp exactly as it was passed to execve. */
 	if (opt_stats[0])
@@ -535,7 +545,9 @@ int main(int argc, char **argv, char **envp)
 				 exec_via_self);
 	if (err)
 		die("cannot install", "the SIGSYS handler", err);
-	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2) {
+	/* Stacked on any filter the process had (a container's): only ours
+	 * traps to us. Nested images keep the first image's filter. */
+	if (!opt_filtered) {
 		err = install_filter();
 		if (err)
 			die("cannot install", "the seccomp filter", err);
