@@ -370,7 +370,10 @@ int zp_prove(struct zp_prover *p, uintptr_t a, unsigned long *insns)
 {
 	ZydisDecodedInstruction in;
 
-	if ((a < p->fn || a >= p->hard_end || a < p->cursor) && !start_for(p, a))
+	/* a new start for a candidate outside what is being decoded, or after
+	 * a broken chain (a symbol may still prove it) */
+	if ((a < p->fn || a >= p->hard_end || a < p->cursor || p->broken) &&
+	    !start_for(p, a))
 		return ZP_UNPROVEN;
 	while (!p->broken && p->cursor <= a) {
 		uintptr_t pc = p->cursor;

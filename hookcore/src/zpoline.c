@@ -46,7 +46,7 @@ static unsigned long bypassed(void)
 struct config {
 	enum zp_sled sled;
 	enum zp_save save;
-	int verbose, sweep, vdso, lazy, late;
+	int verbose, sweep, vdso, lazy, late, unproven_lazy;
 	char **exclude;
 	const char *hook;
 };
@@ -248,6 +248,8 @@ __attribute__((constructor)) static void zpoline_init(void)
 		.vdso = pick("ZPOLINE_VDSO", (const char *const[]){ "0", "1" }, 2, 0),
 		.lazy = pick("ZPOLINE_LAZY", (const char *const[]){ "0", "1" }, 2, 0),
 		.late = pick("ZPOLINE_DLOPEN", (const char *const[]){ "0", "1" }, 2, 0),
+		.unproven_lazy = pick("ZPOLINE_UNPROVEN",
+				      (const char *const[]){ "skip", "lazy" }, 2, 0),
 	};
 	struct zp_rewrite_stats st;
 	enum zp_save save;
@@ -264,10 +266,17 @@ __attribute__((constructor)) static void zpoline_init(void)
 
 	setup_trampoline(&c, &save);
 	t1 = now_ms();
-	if (c.lazy)
+	if (c.lazy) {
 		memset(&st, 0, sizeof(st)); /* sites are rewritten on first use */
-	else
+	} else {
 		rewrite(&c, &st);
+		/* Candidates no known instruction start reaches are left alone
+		 * (prove.c). Asked to, lazy mode catches those the CPU does
+		 * execute as system calls, and patches them then. (Always: a
+		 * mapping from the site cache does not say it had some.) */
+		if (c.unproven_lazy)
+			c.lazy = 1;
+	}
 	if (c.vdso) {
 		unsigned n;
 		int err = zp_vdso_hook(&n);
@@ -310,10 +319,11 @@ __attribute__((constructor)) static void zpoline_init(void)
 			"zpoline: pid %d: sled %s (at most %d instructions "
 			"to the gate), save %s; rewrote %u sites in %u "
 			"mappings (%u from the site cache, %u cache entries "
-			"rejected) in %.3f ms; trampoline %.3f ms, hook %s "
-			"loaded in %.3f ms\n",
+			"rejected; %u unproven candidates %s) in %.3f ms; "
+			"trampoline %.3f ms, hook %s loaded in %.3f ms\n",
 			getpid(), zp_sled_names[c.sled], zp_sled_max_steps,
 			variant, st.sites, st.mappings, st.cached, st.rejected,
+			st.unproven, c.lazy ? "left to lazy mode" : "left alone",
 			st.ms,
 			t1 - t0, c.hook, now_ms() - t2);
 }
