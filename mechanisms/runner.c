@@ -4,6 +4,7 @@
  * of the standard hooks (null, pass, count). See README.md in this folder.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -40,7 +41,9 @@ static void usage(FILE *f)
 		"per-number\n"
 		"                counts as JSON lines at exit_group/execve\n"
 		"  --stats=PATH  where count appends (ZPOLINE_STATS; default "
-		"stderr)\n"
+		"stderr);\n"
+		"                created if missing; not writable: exit 2 "
+		"before the command starts\n"
 		"  --list        NAME  yes|no  description [(why not)], one "
 		"per line\n");
 }
@@ -69,6 +72,30 @@ static int self_dir(char *buf, size_t size)
 	if (!slash)
 		return -ENOENT;
 	*slash = 0;
+	return 0;
+}
+
+/*
+ * --stats: the records are appended by the program's processes, at their
+ * exits and execs, long after any error could reach the user. So open it
+ * here, once for every mechanism, as they will (create, append), and
+ * hand on its absolute path, which a chdir of the program cannot move.
+ */
+static int check_stats(const char *path, char *abs, size_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		fprintf(stderr, "zpbench-run: --stats %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (!realpath(path, abs) || strlen(abs) >= size) {
+		fprintf(stderr, "zpbench-run: --stats %s: %s\n", path,
+			strerror(errno ? errno : ENAMETOOLONG));
+		return -1;
+	}
 	return 0;
 }
 
@@ -110,7 +137,7 @@ int main(int argc, char **argv)
 	};
 	const char *mech_name = NULL, *hook = "pass", *stats = NULL;
 	const struct zpm_mech *mech = NULL;
-	char bindir[PATH_MAX], pathbuf[PATH_MAX];
+	char bindir[PATH_MAX], pathbuf[PATH_MAX], statsbuf[PATH_MAX];
 	struct zpm_ctx ctx;
 	int c, list = 0, kind;
 
@@ -170,8 +197,13 @@ int main(int argc, char **argv)
 			return 3;
 		}
 	}
-	if (stats && setenv("ZPOLINE_STATS", stats, 1))
-		return 2;
+	if (stats) {
+		if (check_stats(stats, statsbuf, sizeof(statsbuf)))
+			return 2;
+		stats = statsbuf;
+		if (setenv("ZPOLINE_STATS", stats, 1))
+			return 2;
+	}
 	ctx = (struct zpm_ctx){
 		.kind = (enum zph_kind)kind,
 		.hook = hook,
