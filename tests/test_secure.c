@@ -8,6 +8,11 @@
  * (cap_sys_rawio, for VA 0). glibc would not preload a library from a build
  * directory into such a process, so the child dlopen()s libzpoline.so - its
  * constructor runs the same way.
+ *
+ * The privileged copy exists only while the test runs, in a directory only
+ * root and uid 65534's group can enter, and it can do nothing but the child
+ * role: libzpoline's path is compiled in (ZPT_LIB_PATH), never taken from
+ * the environment, and any secure invocation is the child.
  */
 #include <dlfcn.h>
 #include <grp.h>
@@ -22,7 +27,7 @@ static int child(void)
 {
 	if (!getauxval(AT_SECURE))
 		return 3; /* the parent skips: no secure execution here */
-	if (!dlopen(getenv("ZPT_LIB"), RTLD_NOW))
+	if (!dlopen(ZPT_LIB_PATH, RTLD_NOW))
 		FAIL("dlopen libzpoline: %s", dlerror());
 	long r = syscall(SYS_getpid);
 	if (r != getpid())
@@ -35,14 +40,13 @@ static int child(void)
 static int run(const char *copy, const char *dir)
 {
 	char *err = zpt_path(dir, "stderr"), *cache = zpt_path(dir, "cache");
-	char *trace = zpt_path(dir, "trace"), *text, *e_lib, *e_cache, *e_trace;
+	char *trace = zpt_path(dir, "trace"), *text, *e_cache, *e_trace;
 	int st;
 
-	if (asprintf(&e_lib, "ZPT_LIB=%s", zpt_lib()) < 0 ||
-	    asprintf(&e_cache, "ZPOLINE_CACHE=%s", cache) < 0 ||
+	if (asprintf(&e_cache, "ZPOLINE_CACHE=%s", cache) < 0 ||
 	    asprintf(&e_trace, "ZPOLINE_TRACE=%s", trace) < 0)
 		FAIL("asprintf");
-	char *env[] = { e_lib, e_cache, e_trace, "ZPOLINE_HOOK=null",
+	char *env[] = { e_cache, e_trace, "ZPOLINE_HOOK=null",
 			"ZPOLINE_VERBOSE=1", NULL };
 	char *av[] = { (char *)copy, "child", NULL };
 
@@ -78,14 +82,27 @@ static int run(const char *copy, const char *dir)
 	return 0;
 }
 
+static char *base;
+
+/* on failure too: no privileged copy may outlive the test */
+static void cleanup(void)
+{
+	if (base)
+		zpt_rmtree(base);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argv;
-	if (argc > 1)
+	if (argc > 1 || getauxval(AT_SECURE))
 		return child();
 	zpt_require_root();
 
-	char *base = zpt_tmpdir("secure"), *copy, cmd[4096];
+	char *copy, cmd[4096];
+	base = zpt_tmpdir("secure");
+	atexit(cleanup);
+	if (chown(base, 0, ZPT_OTHER_UID) || chmod(base, 0750))
+		FAIL("chown %s: %s", base, strerror(errno));
 	/* what a less privileged user could write to: their own directory */
 	char *dir = zpt_path(base, "u");
 	zpt_mkdir(dir, 0755, ZPT_OTHER_UID);
@@ -94,7 +111,6 @@ int main(int argc, char **argv)
 	if (system(cmd) || chown(copy, 0, 0) || chmod(copy, 04755))
 		FAIL("setuid copy %s: %s", copy, strerror(errno));
 	if (run(copy, dir) == 3) {
-		zpt_rmtree(base);
 		printf("SKIP: a setuid program is not AT_SECURE here "
 		       "(nosuid mount?)\n");
 		return ZPT_SKIP;
@@ -110,6 +126,5 @@ int main(int argc, char **argv)
 		       "run\n");
 	else if (run(copy, dir) == 3)
 		FAIL("a program with a file capability is not AT_SECURE");
-	zpt_rmtree(base);
 	return 0;
 }
