@@ -104,8 +104,13 @@ static const char *unsafe_dir(int fd, int last, struct stat *sb)
 		return why;
 	}
 	if (sb->st_uid != 0 && sb->st_uid != euid) {
-		snprintf(why, sizeof(why), "is owned by uid %u (neither root "
-			 "nor uid %u)", (unsigned)sb->st_uid, (unsigned)euid);
+		if (euid)
+			snprintf(why, sizeof(why), "is owned by uid %u (neither "
+				 "root nor uid %u)", (unsigned)sb->st_uid,
+				 (unsigned)euid);
+		else
+			snprintf(why, sizeof(why), "is owned by uid %u, not by "
+				 "root", (unsigned)sb->st_uid);
 		return why;
 	}
 	if ((sb->st_mode & (S_IWGRP | S_IWOTH)) &&
@@ -120,10 +125,17 @@ static const char *unsafe_dir(int fd, int last, struct stat *sb)
  * the path up to the component at fault. */
 static int open_dir(const char **why, char *at, size_t atsize)
 {
-	char copy[PATH_MAX], *save = NULL;
+	char copy[PATH_MAX + 2], *save = NULL;
 	struct stat sb;
 	int fd, next;
 
+	/* before anything is created on the way */
+	snprintf(copy, sizeof(copy), "/%s/", cache.path);
+	if (strstr(copy, "/../")) {
+		snprintf(at, atsize, "%s", cache.path);
+		*why = "has a '..' component";
+		return -EPERM;
+	}
 	snprintf(at, atsize, "/");
 	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -143,10 +155,6 @@ static int open_dir(const char **why, char *at, size_t atsize)
 			goto refuse;
 		snprintf(at + strlen(at), atsize - strlen(at), "%s%s",
 			 at[1] ? "/" : "", c);
-		if (!strcmp(c, "..")) {
-			*why = "is '..'";
-			goto refuse;
-		}
 		next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					     O_CLOEXEC);
 		if (next < 0 && errno == ENOENT) {
