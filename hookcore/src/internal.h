@@ -113,6 +113,8 @@ struct zp_map_id {
 	unsigned long inode, offset, length;
 };
 const char *zp_cache_dir(void);
+/* dir must be what zp_cache_dir() returned: entries are opened relative to
+ * the directory descriptor it checked, never by path. */
 int zp_cache_load(const char *dir, const struct zp_map_id *id, uint32_t **sites,
 		  size_t *n);
 int zp_cache_store(const char *dir, const struct zp_map_id *id,
