@@ -13,6 +13,7 @@
 #include <string.h>
 #include <ucontext.h>
 #include <linux/sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -159,6 +160,113 @@ static long masked_wait(struct zp_syscall *sc, int arg)
 }
 
 /*
+ * Alternate stacks. The kernel pushes our SIGSYS frame (AT_MINSIGSTKSZ
+ * bytes, 3.4 KiB on an AVX-512 machine) on the stack of the trapped call:
+ * on a program's alternate stack, below its handler's own frame - and
+ * even that handler's rt_sigreturn traps. An alternate stack as small as
+ * the kernel allows has no room for it, and the kernel kills the process
+ * with SIGSEGV ("overflowed sigaltstack"). So a program's alternate stack
+ * smaller than ALT_SIZE is replaced by one of ours of ALT_SIZE bytes: the
+ * kernel checks the program's first (same errors), sigaltstack reports
+ * the program's own back, and its handlers run on ours (only their
+ * addresses tell). One slot per thread; the slot of a thread that exited
+ * without disabling its stack is found again by a thread with its tid.
+ */
+#define ALT_SIZE (64UL << 10)
+#define ALT_SLOTS 256
+
+struct alt_slot {
+	int tid;	  /* owner; 0: free */
+	void *ours;	  /* ALT_SIZE bytes, the kernel's alternate stack */
+	void *app_sp;	  /* what the program asked for */
+	size_t app_size;
+};
+static struct alt_slot alts[ALT_SLOTS];
+
+static void alt_release(struct alt_slot *a)
+{
+	sys(SYS_munmap, (long)a->ours, ALT_SIZE, 0, 0, 0);
+	a->ours = NULL;
+	__atomic_store_n(&a->tid, 0, __ATOMIC_RELEASE);
+}
+
+/* A slot for thread `tid`, freeing the one a dead thread left it. */
+static struct alt_slot *alt_claim(int tid)
+{
+	for (int i = 0; i < ALT_SLOTS; i++) {
+		int zero = 0;
+
+		if (alts[i].tid == tid) {
+			if (alts[i].ours)
+				sys(SYS_munmap, (long)alts[i].ours, ALT_SIZE, 0,
+				    0, 0);
+			alts[i].ours = NULL;
+			return &alts[i];
+		}
+		if (__atomic_compare_exchange_n(&alts[i].tid, &zero, tid, 0,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return &alts[i];
+	}
+	return NULL;
+}
+
+static long do_sigaltstack(const struct zp_syscall *sc)
+{
+	const stack_t *ss = (const void *)sc->args[0];
+	stack_t *oss = (void *)sc->args[1], cur, old, want;
+	struct alt_slot *a = NULL;
+	long ret, ours;
+
+	ret = sys(SYS_sigaltstack, 0, (long)&cur, 0, 0, 0);
+	if (ret)
+		return ret;
+	/* Ours is the kernel's current one: found by its address (a forked
+	 * child inherits it, under another tid). */
+	for (int i = 0; cur.ss_sp && i < ALT_SLOTS; i++)
+		if (alts[i].tid && alts[i].ours == cur.ss_sp)
+			a = &alts[i];
+	old = cur;
+	if (a) {
+		old.ss_sp = a->app_sp;
+		old.ss_size = a->app_size;
+	}
+	if (ss) {
+		want = *ss; /* before oss is written: they may alias */
+		ret = sys(SYS_sigaltstack, (long)&want, 0, 0, 0, 0);
+		if (ret)
+			return ret; /* EPERM on it, ENOMEM too small, EINVAL */
+		if (a && a->tid != (int)sys(SYS_gettid, 0, 0, 0, 0, 0))
+			a = NULL; /* the parent's slot, in a forked child */
+		if (a)
+			alt_release(a);
+		if (!(want.ss_flags & SS_DISABLE) && want.ss_size < ALT_SIZE &&
+		    (a = alt_claim((int)sys(SYS_gettid, 0, 0, 0, 0, 0)))) {
+			ours = sys(SYS_mmap, 0, ALT_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1);
+			if ((unsigned long)ours > -4096UL) {
+				a->ours = NULL;
+				__atomic_store_n(&a->tid, 0, __ATOMIC_RELEASE);
+			} else {
+				stack_t big = { .ss_sp = (void *)ours,
+						.ss_flags = want.ss_flags,
+						.ss_size = ALT_SIZE };
+
+				a->ours = big.ss_sp;
+				a->app_sp = want.ss_sp;
+				a->app_size = want.ss_size;
+				/* The program's own stays if this fails. */
+				if (sys(SYS_sigaltstack, (long)&big, 0, 0, 0, 0))
+					alt_release(a);
+			}
+		}
+	}
+	if (oss)
+		*oss = old;
+	return 0;
+}
+
+/*
  * clone with a new stack and vfork-like clones cannot return through the
  * handler (see sigsys_stubs.S): after the hook has seen them, send the
  * thread to a stub that issues them with the application's registers.
@@ -289,6 +397,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		break;
 	case SYS_rt_sigaction:
 		ret = do_sigaction(&sc);
+		break;
+	case SYS_sigaltstack:
+		ret = observe(&sc) ? -ENOSYS : do_sigaltstack(&sc);
 		break;
 	case SYS_rt_sigsuspend:
 		ret = masked_wait(&sc, 0);
