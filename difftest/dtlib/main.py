@@ -22,7 +22,7 @@ from benchlib.common import (Results, default_cpu, fmt_elapsed,  # noqa: E402
 MECHS = ["zpoline", "lazypoline", "zpoline-late", "sud", "seccomp"]
 FULL_MECHS = MECHS + ["ptrace"]
 
-QUICK_MODULES = ["test_posix", "test_select", "test_mmap", "test_fcntl",
+QUICK_MODULES = ["test_os", "test_posix", "test_select", "test_mmap", "test_fcntl",
                  "test_epoll", "test_pty", "test_hashlib", "test_fileio",
                  "test_resource"]
 FULL_MODULES = ["test_os", "test_posix", "test_signal", "test_subprocess",
@@ -127,12 +127,17 @@ def repro(build, case, mech, item, args):
             return f"{run} /usr/bin/python3 -m test -v -m '{sub}' {mod}"
         return f"{run} /usr/bin/python3 -m test -v {sub.split(':')[0]}"
     if case == "openssl":
-        k = sub.split("k", 1)[-1].split(":")[0]
-        if k.isdigit():
-            return (f"scripts/difftest --seed {args.seed} --emit-key {int(k)}"
-                    f" > k.pem; {run} openssl ec -in k.pem -pubout  "
-                    "# and --mech=none")
-        return f"{run} openssl dgst -sha256 FILE  # see difftest/dtlib/cases.py"
+        # the whole case again, kept for inspection; for a public key also
+        # the one command (keys are derived from --seed, not random)
+        again = (f"scripts/difftest --build {build} --cases openssl "
+                 f"--mechs {mech} --seed {args.seed} --keys "
+                 f"{args.keys or (256 if args.full else 32)} --keep")
+        k = sub.split("-k", 1)[-1][:4]
+        if sub.startswith("pub-k") and k.isdigit():
+            return (f"scripts/difftest --seed {args.seed} --emit-key "
+                    f"{int(k)} > k.pem; {run} openssl ec -in k.pem -pubout "
+                    f"(vs --mech=none); or: {again}")
+        return again
     if case == "sqlite":
         j = "delete" if sub.startswith("delete") else "wal"
         return (f"scripts/difftest --emit-sql {j} > w.sql; "
@@ -318,7 +323,8 @@ def main(argv=None):
                           flush=True)
                 for d in real:
                     failed.append(f"{mech.name}: {d['item']}: native "
-                                  f"{d['native']} vs {d['mech']}; "
+                                  f"{cases.short(d['native'], 50)} vs "
+                                  f"{cases.short(d['mech'], 50)}; "
                                   f"reproduce: {d['repro']}")
                 res.add("records", {"mechanism": mech.name,
                                     "case": case.name, "counts": ob.counts,

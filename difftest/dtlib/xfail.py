@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
 """Known, reported differences the suite expects (so CI stays green while
-their owners fix them). Printed at every run. An entry whose difference
-does not show up in a run that had its item becomes an error
-("unexpectedly passed: remove the entry"), so the table cannot rot.
+their owners fix them). Printed at every run. An entry whose item ran but
+did not differ becomes an error ("unexpectedly passed: remove the entry"),
+so the table cannot rot.
 
-Each entry: mechanism (fnmatch), item (fnmatch over "case/item"), the issue
-that tracks it, and what goes wrong. Keep entries as narrow as the bug.
+Each entry: mechanism (fnmatch), item (fnmatch over "case/item" as printed
+in a DIFF line), the issue that tracks it, and what goes wrong. Keep
+entries as narrow as the bug, and only for deterministic differences (an
+intermittent one would fail as "unexpectedly passed" at random).
 """
 from fnmatch import fnmatchcase
 
@@ -22,5 +24,12 @@ class XFail:
         return f"{self.mech} x {self.item} [{self.issue}]: {self.reason}"
 
 
+_ALTSTACK = ("a SA_ONSTACK handler of the program, entered from a trapped "
+             "call (raise -> tgkill), does not run on the program's "
+             "sigaltstack (1000 of 1000 times elsewhere); found by difftest")
+
 TABLE = [
+    XFail("sud", "sigheavy/out/3 altstack", "issue 15 section 1", _ALTSTACK),
+    XFail("seccomp", "sigheavy/out/3 altstack", "issue 15 section 1",
+          _ALTSTACK),
 ]
