@@ -46,3 +46,9 @@ report:
 BASE ?=
 regress: all
 	BUILD=$(BUILD) scripts/regress $(if $(BASE),--base '$(BASE)') $(if $(SLOW),--slow)
+
+# Differential testing: real programs and test suites natively and under
+# each mechanism (difftest/README.md); FULL=1 for the long form.
+.PHONY: difftest
+difftest: all
+	scripts/difftest --build $(BUILD) $(if $(FULL),--full)
