@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -152,6 +153,29 @@ static inline int zpt_has_line(const char *text, const char *re)
 	found = !regexec(&r, text, 0, NULL, 0);
 	regfree(&r);
 	return found;
+}
+
+/* This executable's path, for running itself as a child. */
+static inline const char *zpt_self(void)
+{
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	if (n < 0)
+		FAIL("readlink /proc/self/exe: %s", strerror(errno));
+	path[n] = 0;
+	return path;
+}
+
+/* Skip (exit 77, saying why) where Syscall User Dispatch is missing:
+ * turning it off is a no-op that fails only then. */
+static inline void zpt_require_sud(void)
+{
+	if (prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0, 0, 0)) {
+		printf("SKIP: Syscall User Dispatch unavailable (%s; needs "
+		       "Linux >= 5.11)\n", strerror(errno));
+		exit(ZPT_SKIP);
+	}
 }
 
 static inline void zpt_expect_exit0(int st, const char *what)

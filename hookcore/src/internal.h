@@ -122,6 +122,11 @@ int zp_cache_store(const char *dir, const struct zp_map_id *id,
 /* Rewrites every mapping not rewritten or marked before (single-threaded,
  * or under late.c's lock). */
 int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st);
+/* The executable mappings now, malloc'ed. */
+struct zp_range {
+	uintptr_t lo, hi;
+};
+int zp_exec_mappings(struct zp_range **out, size_t *n);
 /* Marks every current mapping as dealt with (after the hook is loaded). */
 int zp_rewrite_mark_known(void);
 
@@ -150,8 +155,20 @@ int zp_vdso_hook(unsigned *hooked);
 
 /* lazy.c: Syscall User Dispatch + rewrite on first use (ZPOLINE_LAZY=1) */
 int zp_lazy_start(void);
+/* Around loading the hook library: what it maps is its namespace, whose
+ * code lazy mode must never rewrite. */
+void zp_hookns_begin(void);
+void zp_hookns_end(void);
 void zp_lazy_stats(unsigned long *sites, unsigned long *emulated);
-/* lazy_filter.c: the hook wrapped so that SIGSYS can never be blocked */
+/* lazy_filter.c: the hook wrapped so that SIGSYS can never be blocked, nor
+ * lazy mode's SIGSYS and SIGSEGV handlers replaced: the program's actions
+ * for those two are kept here ([0] SIGSYS, [1] SIGSEGV; the kernel's struct
+ * sigaction) and lazy.c's handlers chain to them. */
+struct zp_kact {
+	unsigned long handler, flags, restorer;
+	uint64_t mask;
+};
+extern ZP_HIDDEN struct zp_kact zp_lazy_app_act[2];
 zp_hook_fn zp_lazy_filter(zp_hook_fn hook);
 
 /* Raw system call from libzpoline's own (never rewritten) text. */

@@ -57,7 +57,6 @@ static int patch_lock;			/* one patcher at a time */
 static uintptr_t patched[MAX_PAGES];	/* pages ever patched here */
 static unsigned npatched;
 static unsigned long lazy_sites, lazy_emulated;
-static struct sigaction old_segv;
 
 static void lock(void)
 {
@@ -82,24 +81,42 @@ struct ksigaction {
 
 void zp_restore_rt(void);
 
+/*
+ * SIGSYS runs with every signal blocked and on the current stack:
+ *  - blocked: a signal arriving while our handler runs would otherwise be
+ *    delivered on top of it, with SIGSYS blocked and the selector in
+ *    whatever state we had it; its handler's first trapped call (glibc's
+ *    own rt_sigreturn, not yet rewritten) would then meet a blocked SIGSYS
+ *    and the kernel kills the process. Fully blocked, any such signal waits
+ *    for our rt_sigreturn and lands on the interrupted code, as if the trap
+ *    never happened. The handler is short (a decode and a patch); the one
+ *    long path, running the hook for an unpatchable site, reopens the
+ *    interrupted code's own mask first (on_sigsys).
+ *  - not SA_ONSTACK: a program's alternate stack may be tiny (4 KiB is
+ *    legal, Go uses small ones) and our frame would overflow it.
+ * SIGSEGV keeps SA_ONSTACK: a stack overflow can only be reported on the
+ * alternate stack, and a program that set one relies on that.
+ */
 static int install(int sig, void (*fn)(int, siginfo_t *, void *),
-		   struct sigaction *old)
+		   struct zp_kact *old)
 {
 	struct ksigaction ka = {
 		.handler = fn,
-		.flags = SA_SIGINFO | SA_RESTORER | SA_ONSTACK | SA_RESTART,
+		.flags = SA_SIGINFO | SA_RESTORER | SA_RESTART |
+			 (sig == SIGSEGV ? SA_ONSTACK : 0),
 		.restorer = zp_restore_rt,
+		.mask = sig == SIGSYS ? ~0ull : 0,
 	};
 	struct ksigaction ko;
 	long err = zp_syscall6(SYS_rt_sigaction, sig, (long)&ka, (long)&ko, 8, 0, 0);
 
 	if (err)
 		return (int)err;
-	if (old) {
-		memset(old, 0, sizeof(*old));
-		old->sa_sigaction = ko.handler;
-		old->sa_flags = (int)ko.flags;
-	}
+	/* what the program had set: ours chains to it */
+	old->handler = (unsigned long)ko.handler;
+	old->flags = ko.flags;
+	old->restorer = (unsigned long)ko.restorer;
+	old->mask = ko.mask;
 	return 0;
 }
 
@@ -136,6 +153,48 @@ static int prot_of(uintptr_t addr)
 			line++;
 	}
 	return prot;
+}
+
+/* ---- the hook's namespace: its code is never rewritten ---- */
+
+/* The executable mappings that loading the hook added: its library and
+ * its namespace's own libc and loader. (dl_iterate_phdr would not do: it
+ * reports the caller's namespace only.) */
+static struct zp_range *before, *hookns;
+static size_t nbefore, nhookns;
+
+void zp_hookns_begin(void)
+{
+	if (zp_exec_mappings(&before, &nbefore))
+		nbefore = 0;
+}
+
+void zp_hookns_end(void)
+{
+	struct zp_range *now;
+	size_t n;
+
+	if (zp_exec_mappings(&now, &n))
+		return;
+	hookns = now; /* kept: the new ones, compacted in place */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < nbefore && (before[j].lo != now[i].lo ||
+				       before[j].hi != now[i].hi))
+			j++;
+		if (j == nbefore)
+			hookns[nhookns++] = now[i];
+	}
+	free(before);
+	before = NULL;
+}
+
+static int in_hookns(uintptr_t a)
+{
+	for (size_t i = 0; i < nhookns; i++)
+		if (a >= hookns[i].lo && a < hookns[i].hi)
+			return 1;
+	return 0;
 }
 
 static int is_patched_page(uintptr_t page)
@@ -204,6 +263,47 @@ out:
 
 /* A thread ran into a page being patched: wait for the patch, retry. Any
  * other fault goes where it would have gone without us. */
+/*
+ * A signal that is not ours, for a signal whose handler we own: the
+ * program's own action for it (zp_lazy_app_act, kept by lazy_filter.c when
+ * the program calls sigaction), as the kernel would have run it: with its
+ * sa_mask and SA_NODEFER, SA_SIGINFO or not, SA_RESETHAND. SIGSYS stays
+ * open meanwhile (lazy mode's traps must always be deliverable). Default
+ * or ignored (a fault cannot be ignored): back to the default action and
+ * the signal raised again, so that it ends the process as it would have.
+ */
+static void chain(int sig, siginfo_t *si, ucontext_t *uc)
+{
+	struct zp_kact *a = &zp_lazy_app_act[sig == SIGSEGV];
+	uint64_t bit = 1ull << (sig - 1), mask;
+
+	if (a->handler == (unsigned long)SIG_IGN && !(sig == SIGSEGV && si->si_code > 0))
+		return;
+	if (a->handler == (unsigned long)SIG_DFL ||
+	    a->handler == (unsigned long)SIG_IGN) {
+		struct ksigaction dfl = { 0 };
+		zp_syscall6(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
+		zp_raw(SYS_tgkill, zp_raw(SYS_getpid, 0, 0, 0),
+		       zp_raw(SYS_gettid, 0, 0, 0), sig);
+		/* delivered once our rt_sigreturn restores this mask */
+		uc->uc_sigmask.__val[0] &= ~bit;
+		return;
+	}
+	mask = uc->uc_sigmask.__val[0] | a->mask;
+	if (!(a->flags & SA_NODEFER))
+		mask |= bit;
+	mask &= ~(1ull << (SIGSYS - 1));
+	zp_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, 8, 0, 0);
+	if (a->flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))a->handler)(sig, si, uc);
+	else
+		((void (*)(int))a->handler)(sig);
+	if (a->flags & SA_RESETHAND)
+		a->handler = (unsigned long)SIG_DFL;
+}
+
+/* A thread ran into a page being patched: wait for the patch, retry. Any
+ * other fault is the program's. */
 static void on_segv(int sig, siginfo_t *si, void *ctx)
 {
 	uintptr_t page = (uintptr_t)si->si_addr & ~(PAGE - 1);
@@ -213,14 +313,7 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
 		unlock();
 		return;
 	}
-	if (old_segv.sa_sigaction && (void *)old_segv.sa_sigaction != SIG_DFL &&
-	    (void *)old_segv.sa_sigaction != SIG_IGN) {
-		old_segv.sa_sigaction(sig, si, ctx);
-		return;
-	}
-	/* default action: let the fault happen again, unhandled */
-	struct ksigaction dfl = { 0 };
-	zp_syscall6(SYS_rt_sigaction, SIGSEGV, (long)&dfl, 0, 8, 0, 0);
+	chain(sig, si, ctx);
 }
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
@@ -231,10 +324,22 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	unsigned char *guard = zp_guard;
 	unsigned char sel = guard[1];
 
-	(void)sig;
-	if (si->si_code != SYS_USER_DISPATCH)
+	if (si->si_code != SYS_USER_DISPATCH) { /* kill(), the program's
+						      * own seccomp RET_TRAP */
+		chain(sig, si, uc);
 		return;
+	}
 	guard[1] = 0; /* our own libc calls (none on the fast path) pass */
+	if (in_hookns(site)) {
+		/* The hook's own code running outside the hook (a destructor
+		 * at exit, say): never rewritten, never hooked. Run the call
+		 * again with the selector open; the next hooked call closes it
+		 * (until then, unrewritten sites of the program pass unseen -
+		 * a window README states). */
+		g[REG_RIP] = (greg_t)site;
+		g[REG_RAX] = si->si_syscall;
+		return;
+	}
 	if (rewrite_site(site)) {
 		/* run it again, now as call *%rax into the trampoline */
 		__atomic_fetch_add(&lazy_sites, 1, __ATOMIC_RELAXED);
@@ -258,10 +363,17 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 			zp_raw(SYS_exit_group, 1, 0, 0);
 		}
 		volatile uintptr_t token;
+		uint64_t all = ~0ull;
 
 		__atomic_fetch_add(&lazy_emulated, 1, __ATOMIC_RELAXED);
 		zp_guard_enter(&token);
+		/* the call may block (a read, a sleep): with the interrupted
+		 * code's mask, as it would natively; the selector allows our
+		 * calls meanwhile, so nothing nests into a trap */
+		zp_syscall6(SYS_rt_sigprocmask, SIG_SETMASK,
+			    (long)&uc->uc_sigmask, 0, 8, 0, 0);
 		g[REG_RAX] = zp_active_hook(&sc);
+		zp_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);
 		guard[0] = 0;
 	}
 	guard[1] = sel;
@@ -297,11 +409,15 @@ int zp_lazy_start(void)
 
 	if (!dl_iterate_phdr(find_text, (void *)(uintptr_t)zp_lazy_start))
 		return -ENOENT;
-	err = install(SIGSYS, on_sigsys, NULL);
+	err = install(SIGSYS, on_sigsys, &zp_lazy_app_act[0]);
 	if (!err)
-		err = install(SIGSEGV, on_segv, &old_segv);
+		err = install(SIGSEGV, on_segv, &zp_lazy_app_act[1]);
 	if (err)
 		return err;
+	/* a parent that blocked SIGSYS passed its mask on: a forced SIGSYS
+	 * that is blocked kills; the filter keeps it open from now on */
+	uint64_t open_set = (1ull << (SIGSYS - 1)) | (1ull << (SIGSEGV - 1));
+	zp_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&open_set, 0, 8, 0, 0);
 	if (pthread_atfork(NULL, NULL, atfork_child))
 		return -ENOMEM;
 	zp_guard[0] = 0;

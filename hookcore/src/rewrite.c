@@ -264,6 +264,24 @@ static void remember(const struct mapping *m)
 	}
 }
 
+int zp_exec_mappings(struct zp_range **out, size_t *n)
+{
+	struct mapping *maps;
+	int err = read_maps(&maps, n);
+
+	if (err)
+		return err;
+	*out = malloc((*n ? *n : 1) * sizeof(**out));
+	if (!*out) {
+		free(maps);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < *n; i++)
+		(*out)[i] = (struct zp_range){ maps[i].start, maps[i].end };
+	free(maps);
+	return 0;
+}
+
 int zp_rewrite_mark_known(void)
 {
 	struct mapping *maps;

@@ -207,11 +207,13 @@ zp_stub_\variant:
 	 * a later re-entry checks, so that a guard left set by a siglongjmp
 	 * out of the hook is noticed (zp_bypass). */
 	movq	zp_guard@gottpoff(%rip), %rdi
-	movw	$GUARD_IN_HOOK, %fs:(%rdi)
 	lea	SC_TOKEN(%rsp), %rcx
 	mov	%rcx, %fs:GUARD_FRAME(%rdi)
 	xor	zp_token_key(%rip), %rcx
 	mov	%rcx, SC_TOKEN(%rsp)
+	/* only now the guard: a signal landing in between must find the
+	 * owner's token already valid whenever the guard is set */
+	movw	$GUARD_IN_HOOK, %fs:(%rdi)
 	mov	%rsp, %rdi
 	call	*zp_active_hook(%rip)
 	movq	zp_guard@gottpoff(%rip), %rdi

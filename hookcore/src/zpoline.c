@@ -193,7 +193,9 @@ static unsigned long load_hook(const char *path, const char *variant,
 		die("hook library '%s': %s (ZPOLINE_HOOK)", path, strerror(errno));
 	/* A new link-map namespace: the hook gets its own libc, loaded after
 	 * the rewrite, so its system calls are never hooked. */
+	zp_hookns_begin();
 	h = dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
+	zp_hookns_end();
 	if (!h)
 		die("cannot load hook library '%s': %s", path, dlerror());
 	init = (zp_hook_init_fn)dlsym(h, "zpoline_hook_init");

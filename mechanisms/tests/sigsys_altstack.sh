@@ -1,7 +1,7 @@
 #!/bin/sh
 # A 4 KiB sigaltstack (legal): calls of normal code never write it, and
 # handlers on it run and make system calls (their rt_sigreturn included).
-ALSO="zpoline lazypoline" XFAIL="lazypoline"
+ALSO="zpoline lazypoline"
 . "$(dirname "$0")/sigsys_lib.sh"
 for m in $(mechs); do
 	f0=$fail fail=0

@@ -2,7 +2,7 @@
 # The program's own SIGSYS: sigaction(SIGSYS) is its own (reported back),
 # raise(SIGSYS) and a trap of its own seccomp filter reach its handler
 # (which answers the trapped call), and SIG_DFL kills it with SIGSYS.
-ALSO="none zpoline lazypoline" XFAIL="lazypoline"
+ALSO="none zpoline lazypoline"
 . "$(dirname "$0")/sigsys_lib.sh"
 for m in $(mechs); do
 	f0=$fail fail=0
