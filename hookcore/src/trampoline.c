@@ -58,17 +58,16 @@ void *zp_save_stub(enum zp_save save)
 
 /* ---- mapping ---- */
 
-/* movabs $stub, %r11; jmp *%r11 (r11 is the kernel's to clobber anyway) */
-static void write_far_jump(uint8_t *p, void *stub)
+/* jmp *slot(%rip): the stub's address is data on a page of its own that
+ * stays writable, so switching stubs is one store, never a moment in which
+ * a thread running into the trampoline finds its code not executable. */
+static void write_far_jump(uint8_t *p, const void *slot)
 {
-	uint64_t a = (uint64_t)(uintptr_t)stub;
+	int32_t rel = (int32_t)((intptr_t)slot - (intptr_t)(p + 6));
 
-	p[0] = 0x49; /* movabs $imm64, %r11 */
-	p[1] = 0xbb;
-	memcpy(p + 2, &a, 8);
-	p[10] = 0x41; /* jmp *%r11 */
-	p[11] = 0xff;
-	p[12] = 0xe3;
+	p[0] = 0xff;
+	p[1] = 0x25;
+	memcpy(p + 2, &rel, 4);
 }
 
 static void *map_fixed(uintptr_t addr, size_t len)
@@ -77,24 +76,22 @@ static void *map_fixed(uintptr_t addr, size_t len)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 }
 
+/* The far entry: two pages of code (both gates land there), then the page
+ * of the slot the code jumps through. */
+#define FAR_PAGES 3
 static uint8_t *far_page;
 void *zp_current_stub;
-static uint32_t far_disp;
 
-/* Both far entries jump to `stub`; the page is R-X again afterwards. Raw
- * mprotect: once libc is rewritten, its mprotect goes through this very
- * page, which is not executable in between. */
+static void **stub_slot(void)
+{
+	return (void **)(far_page + 2 * ZP_PAGE);
+}
+
 int zp_trampoline_set_stub(void *stub)
 {
-	long err = zp_raw(SYS_mprotect, (long)far_page, 2 * ZP_PAGE,
-			  PROT_READ | PROT_WRITE);
-	if (err)
-		return (int)err;
 	zp_current_stub = stub;
-	write_far_jump((uint8_t *)(ZP_GATE1 + 5 + (uintptr_t)far_disp), stub);
-	write_far_jump((uint8_t *)(ZP_GATE2 + 5 + (uintptr_t)far_disp), stub);
-	return (int)zp_raw(SYS_mprotect, (long)far_page, 2 * ZP_PAGE,
-			   PROT_READ | PROT_EXEC);
+	__atomic_store_n(stub_slot(), stub, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int zp_trampoline_setup(enum zp_sled sled, void *stub)
@@ -117,9 +114,9 @@ int zp_trampoline_setup(enum zp_sled sled, void *stub)
 	for (size_t k = 0; k < ZP_NPREFIXES && far == MAP_FAILED; k++) {
 		disp = 0x00909090u | (uint32_t)zp_sled_prefixes[ZP_NPREFIXES - 1 - k] << 24;
 		far_base = (ZP_GATE1 + 5 + (uintptr_t)disp) & ~(uintptr_t)(ZP_PAGE - 1);
-		far = map_fixed(far_base, 2 * ZP_PAGE);
+		far = map_fixed(far_base, FAR_PAGES * ZP_PAGE);
 		if (far != MAP_FAILED && (uintptr_t)far != far_base) {
-			munmap(far, 2 * ZP_PAGE);
+			munmap(far, FAR_PAGES * ZP_PAGE);
 			far = MAP_FAILED;
 		}
 	}
@@ -131,14 +128,17 @@ int zp_trampoline_setup(enum zp_sled sled, void *stub)
 
 	zp_sled_fill(page0, sled, disp);
 	far_page = far;
-	far_disp = disp;
+	write_far_jump((uint8_t *)(ZP_GATE1 + 5 + (uintptr_t)disp), stub_slot());
+	write_far_jump((uint8_t *)(ZP_GATE2 + 5 + (uintptr_t)disp), stub_slot());
+	zp_trampoline_set_stub(stub);
 	zp_sled_max_steps = zp_sled_check(page0, &bad);
 	if (zp_sled_max_steps < 0 ||
 	    mprotect(page0, ZP_PAGE, PROT_READ | PROT_EXEC) ||
-	    (err = zp_trampoline_set_stub(stub))) {
+	    mprotect(far, 2 * ZP_PAGE, PROT_READ | PROT_EXEC)) {
+		err = zp_sled_max_steps < 0 ? -EPROTO : -errno;
 		munmap(page0, ZP_PAGE);
-		munmap(far, 2 * ZP_PAGE);
-		return zp_sled_max_steps < 0 ? -EPROTO : err ? err : -errno;
+		munmap(far, FAR_PAGES * ZP_PAGE);
+		return err;
 	}
 	return 0;
 }
