@@ -222,6 +222,31 @@ void zph_count_flush(const char *event, unsigned long bypassed)
 #define CLONE_VM 0x100
 #endif
 
+/* The host counts bypasses per address space; a fork child inherits the
+ * parent's number and must report only its own. */
+static unsigned long bypass_base;
+
+static unsigned long own_bypasses(unsigned long (*bypassed)(void))
+{
+	return bypassed ? bypassed() - bypass_base : 0;
+}
+
+/* Did this call just create a child with its own address space (and are
+ * we in it)? fork, or clone/clone3 without CLONE_VM. */
+static int in_fork_child(const struct zp_syscall *sc, long ret)
+{
+	if (ret != 0 || (sc->flags & ZP_SC_STUB_RUNS))
+		return 0;
+	if (sc->nr == SYS_fork)
+		return 1;
+	if (sc->nr == SYS_clone)
+		return !(sc->args[0] & CLONE_VM);
+	/* clone3 succeeded, so the kernel read the struct: flags first */
+	if (sc->nr == SYS_clone3)
+		return !(*(const unsigned long *)sc->args[0] & CLONE_VM);
+	return 0;
+}
+
 long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
 	     unsigned long (*bypassed)(void))
 {
@@ -241,19 +266,19 @@ long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
 	zph_count(sc->nr);
 	switch (sc->nr) {
 	case SYS_exit_group:
-		zph_count_flush("exit_group", bypassed ? bypassed() : 0);
+		zph_count_flush("exit_group", own_bypasses(bypassed));
 		break;
 	case SYS_execve:
 	case SYS_execveat:
-		zph_count_flush("execve", bypassed ? bypassed() : 0);
+		zph_count_flush("execve", own_bypasses(bypassed));
 		break;
 	}
 	ret = zp_passthrough(sc);
 	/* A fork child (own address space) starts from zero, else the
 	 * parent's counts would be reported twice. */
-	if (ret == 0 && !(sc->flags & ZP_SC_STUB_RUNS) &&
-	    ((sc->nr == SYS_clone && !(sc->args[0] & CLONE_VM)) ||
-	     sc->nr == SYS_fork))
+	if (in_fork_child(sc, ret)) {
 		zph_count_reset();
+		bypass_base = bypassed ? bypassed() : 0;
+	}
 	return ret;
 }

@@ -152,6 +152,10 @@ void zp_late_enable(const struct zp_rewrite_opts *o);
 /* vdso.c: route the vDSO's functions through the trampoline; sets how many
  * were hooked. -errno if the vDSO cannot be found or patched. */
 int zp_vdso_hook(unsigned *hooked);
+/* The vDSO's text once hooked (else 0, 0): a call from there while the
+ * thread is inside the hook is the hook's own clock_gettime, not a bypass
+ * of the program's (stub.S). */
+ZP_HIDDEN extern uintptr_t zp_vdso_lo, zp_vdso_len;
 
 /* lazy.c: Syscall User Dispatch + rewrite on first use (ZPOLINE_LAZY=1) */
 int zp_lazy_start(void);

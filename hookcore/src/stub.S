@@ -364,7 +364,13 @@ zp_bypass:
 	xor	%rcx, %r11
 	cmp	zp_token_key(%rip), %r11
 	jne	4f
-1:	lock incq zp_bypass_count(%rip)
+1:	/* from the hooked vDSO: the hook's own clock_gettime (its libc
+	 * uses the same vDSO), not a call of the program's it missed */
+	mov	(%rsp), %rcx
+	sub	zp_vdso_lo(%rip), %rcx
+	cmp	zp_vdso_len(%rip), %rcx
+	jb	3f
+	lock incq zp_bypass_count(%rip)
 3:	CLASSIFY
 	test	%r11, %r11
 	jnz	zp_exec_special_bypass

@@ -40,6 +40,8 @@ static const struct {
 	{ "__vdso_clock_getres", SYS_clock_getres },
 };
 
+uintptr_t zp_vdso_lo, zp_vdso_len;
+
 int zp_vdso_hook(unsigned *hooked)
 {
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)getauxval(AT_SYSINFO_EHDR);
@@ -57,6 +59,8 @@ int zp_vdso_hook(unsigned *hooked)
 	for (int i = 0; i < eh->e_phnum; i++)
 		if (ph[i].p_type == PT_LOAD) {
 			base = (uintptr_t)eh - ph[i].p_vaddr + ph[i].p_offset;
+			zp_vdso_lo = base + ph[i].p_vaddr;
+			zp_vdso_len = ph[i].p_memsz;
 			break;
 		}
 	sh = (const Elf64_Shdr *)((const char *)eh + eh->e_shoff);

@@ -46,6 +46,9 @@ struct stat1 {
 static struct stat1 stats[SLOTS];
 static const char *mech = "?";
 static unsigned long (*host_bypassed)(void);
+/* the host's bypass count when these counts began (a fork child inherits
+ * its parent's) */
+static unsigned long bypass_base;
 static int table_fd = 2, json_fd = -1;
 
 enum sort_key { BY_TIME, BY_CALLS, BY_ERRORS, BY_NAME, BY_NR };
@@ -169,7 +172,7 @@ static void json(const char *event, const unsigned *order, unsigned n,
 	}
 	ADD("},\"total\":%lu,\"bypassed\":%lu,\"errors\":%lu,\"ns\":%lu,"
 	    "\"sort\":\"%s\",\"syscalls\":[", sum->calls,
-	    host_bypassed ? host_bypassed() : 0, sum->errors, sum->ns,
+	    host_bypassed ? host_bypassed() - bypass_base : 0, sum->errors, sum->ns,
 	    sort_names[sort_by]);
 	for (unsigned k = 0; k < n; k++) {
 		const struct stat1 *s = &snap[order[k]];
@@ -217,6 +220,7 @@ static void flush(const char *event)
 
 static void reset(void)
 {
+	bypass_base = host_bypassed ? host_bypassed() : 0;
 	for (unsigned i = 0; i < SLOTS; i++) {
 		__atomic_store_n(&stats[i].calls, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&stats[i].errors, 0, __ATOMIC_RELAXED);
@@ -245,7 +249,9 @@ static long hook(const struct zp_syscall *sc)
 		__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED);
 	/* A fork child reports only its own calls (CLONE_VM = 0x100). */
 	if (ret == 0 && (sc->nr == SYS_fork ||
-			 (sc->nr == SYS_clone && !(sc->args[0] & 0x100))))
+			 (sc->nr == SYS_clone && !(sc->args[0] & 0x100)) ||
+			 (sc->nr == SYS_clone3 &&
+			  !(*(const unsigned long *)sc->args[0] & 0x100))))
 		reset();
 	return ret;
 }
