@@ -378,8 +378,10 @@ class Own(Case):
     def observe(self, ctx, mech, tag):
         ob = Observation()
         d = ctx.workdir(f"{self.name}-{tag}")
+        # natively about a second per scale unit: a hang is a failure
+        # found in 30 s, not at the suite's timeout
         r = proc.run(mech.argv([self.exe, str(self.scale)]), d, ctx.env(d),
-                     600)
+                     30 * self.scale)
         ob.add_run(self.name, r)
         for line in r.out.decode(errors="replace").splitlines():
             key = line.split(":", 1)[0]

@@ -13,22 +13,35 @@ from fnmatch import fnmatchcase
 
 
 class XFail:
-    def __init__(self, mech, item, issue, reason):
+    def __init__(self, mech, item, issue, reason, runs=1):
         self.mech, self.item, self.issue, self.reason = mech, item, issue, \
             reason
+        # an intermittent bug: the case is run up to `runs` times until it
+        # shows; only if it never does is the entry "unexpectedly passed"
+        self.runs = runs
 
     def matches(self, mech, item):
         return fnmatchcase(mech, self.mech) and fnmatchcase(item, self.item)
 
     def __str__(self):
-        return f"{self.mech} x {self.item} [{self.issue}]: {self.reason}"
+        n = f" (intermittent: up to {self.runs} runs)" if self.runs > 1 \
+            else ""
+        return f"{self.mech} x {self.item} [{self.issue}]: {self.reason}{n}"
 
 
 _ALTSTACK = ("a SA_ONSTACK handler of the program, entered from a trapped "
              "call (raise -> tgkill), does not run on the program's "
              "sigaltstack (1000 of 1000 times elsewhere); found by difftest")
 
+_FORK = ("fork() while another thread holds libzpoline's patch_lock (lazy "
+         "rewriting in on_sigsys): the child spins for ever in on_sigsys "
+         "(gdb: on_sigsys+162 xchg patch_lock, from zp_sud_rearm), the "
+         "parent hangs in waitpid; ~3 runs in 10 of threadheavy phase 5; "
+         "found by difftest")
+
 TABLE = [
+    XFail("lazypoline", "threadheavy/*", "issue 15 section 1", _FORK,
+          runs=20),
     XFail("sud", "sigheavy/out/3 altstack", "issue 15 section 1", _ALTSTACK),
     XFail("seccomp", "sigheavy/out/3 altstack", "issue 15 section 1",
           _ALTSTACK),
