@@ -128,7 +128,7 @@ class CPython(Case):
             r = proc.run(mech.argv(cmd + [m]), d, ctx.env(d),
                          self.timeout + 60)
             ob.add_run(m, r)
-            res = self.parse(xml)
+            res = self.parse(xml, m)
             if res is None:
                 # no junit file: regrtest itself died; every test of the
                 # module is then missing, which the comparison reports
@@ -144,7 +144,7 @@ class CPython(Case):
         return ob
 
     @staticmethod
-    def parse(path):
+    def parse(path, module):
         try:
             root = ET.parse(path).getroot()
         except (OSError, ET.ParseError):
@@ -160,7 +160,9 @@ class CPython(Case):
                 v = "skip"
             else:
                 v = "pass"
-            res[tc.get("name")] = v
+            # a module-level error (setUpModule...) has no test name
+            name = tc.get("name") or f"{module}:unnamed-{len(res)}"
+            res[name] = v
         return res
 
 
