@@ -33,15 +33,7 @@ _ALTSTACK = ("a SA_ONSTACK handler of the program, entered from a trapped "
              "call (raise -> tgkill), does not run on the program's "
              "sigaltstack (1000 of 1000 times elsewhere); found by difftest")
 
-_FORK = ("fork() while another thread holds libzpoline's patch_lock (lazy "
-         "rewriting in on_sigsys): the child spins for ever in on_sigsys "
-         "(gdb: on_sigsys+162 xchg patch_lock, from zp_sud_rearm), the "
-         "parent hangs in waitpid; ~3 runs in 10 of threadheavy phase 5; "
-         "found by difftest")
-
 TABLE = [
-    XFail("lazypoline", "threadheavy/*", "issue 15 section 1", _FORK,
-          runs=20),
     XFail("sud", "sigheavy/out/3 altstack", "issue 15 section 1", _ALTSTACK),
     XFail("seccomp", "sigheavy/out/3 altstack", "issue 15 section 1",
           _ALTSTACK),

@@ -58,14 +58,23 @@ static uintptr_t patched[MAX_PAGES];	/* pages ever patched here */
 static unsigned npatched;
 static unsigned long lazy_sites, lazy_emulated;
 
+/* Depth of the lock held by this thread: fork() holds it across the
+ * fork (atfork handlers below), and the fork's own clone may trap into
+ * on_sigsys in the same thread, which must not wait for itself. */
+static __thread unsigned lock_depth __attribute__((tls_model("initial-exec")));
+
 static void lock(void)
 {
+	if (lock_depth++)
+		return;
 	while (__atomic_exchange_n(&patch_lock, 1, __ATOMIC_ACQUIRE))
 		__builtin_ia32_pause();
 }
 
 static void unlock(void)
 {
+	if (--lock_depth)
+		return;
 	__atomic_store_n(&patch_lock, 0, __ATOMIC_RELEASE);
 }
 
@@ -398,8 +407,22 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
+/* fork() waits for a patch in progress: a child forked in the middle
+ * would inherit the lock held by a thread it does not have, and the page
+ * writable but not executable, and spin on both forever. */
+static void atfork_prepare(void)
+{
+	lock();
+}
+
+static void atfork_parent(void)
+{
+	unlock();
+}
+
 static void atfork_child(void)
 {
+	unlock();
 	zp_sud_rearm();
 }
 
@@ -418,7 +441,7 @@ int zp_lazy_start(void)
 	 * that is blocked kills; the filter keeps it open from now on */
 	uint64_t open_set = (1ull << (SIGSYS - 1)) | (1ull << (SIGSEGV - 1));
 	zp_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&open_set, 0, 8, 0, 0);
-	if (pthread_atfork(NULL, NULL, atfork_child))
+	if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child))
 		return -ENOMEM;
 	zp_guard[0] = 0;
 	zp_guard[1] = 1; /* block */
