@@ -178,7 +178,7 @@ static void rewrite(const struct config *c, struct zp_rewrite_stats *st)
 /* Loads the hook library; returns its zpoline_hook_flags (0 if none). The
  * hook is installed by the caller once the stub is final. */
 static unsigned long load_hook(const char *path, const char *variant,
-			       zp_hook_fn *hook)
+			       int lazy, zp_hook_fn *hook)
 {
 	static struct zp_host host = { .abi = ZP_ABI_VERSION,
 				       .mechanism = "zpoline",
@@ -193,9 +193,13 @@ static unsigned long load_hook(const char *path, const char *variant,
 		die("hook library '%s': %s (ZPOLINE_HOOK)", path, strerror(errno));
 	/* A new link-map namespace: the hook gets its own libc, loaded after
 	 * the rewrite, so its system calls are never hooked. */
-	zp_hookns_begin();
+	/* lazy mode must know the hook namespace's code (two reads of
+	 * /proc/self/maps: only then) */
+	if (lazy)
+		zp_hookns_begin();
 	h = dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
-	zp_hookns_end();
+	if (lazy)
+		zp_hookns_end();
 	if (!h)
 		die("cannot load hook library '%s': %s", path, dlerror());
 	init = (zp_hook_init_fn)dlsym(h, "zpoline_hook_init");
@@ -293,7 +297,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 	 * be GPR-only, which only `auto` takes advantage of. */
 	snprintf(variant, sizeof(variant), "%s/%s", zp_sled_names[c.sled],
 		 zp_save_names[save]);
-	flags = load_hook(c.hook, variant, &hook);
+	flags = load_hook(c.hook, variant, c.lazy, &hook);
 	if (c.save == ZP_SAVE_AUTO && (flags & ZP_HOOK_GPR_ONLY)) {
 		save = ZP_SAVE_GPR;
 		snprintf(variant, sizeof(variant), "%s/gpr (GPR-only hook)",
