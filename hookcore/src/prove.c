@@ -335,46 +335,26 @@ static int ends_flow(const ZydisDecodedInstruction *in)
 	}
 }
 
-/*
- * Where decoding toward `a` may start. An FDE or a symbol that covers it;
- * else the FDE before it, if the code runs on past its end: hand-written
- * assembly ends an FDE early where the unwind information stops being true
- * (glibc's clone and clone3 close theirs right before the `syscall`, since
- * the child starts on a new stack). The bytes after an instruction that
- * falls through are executed as instructions: that is proof as good as an
- * FDE, for as long as the flow goes on.
- */
-static int start_for(struct zp_prover *p, uintptr_t a)
+/* Decoding starts at fn; every instruction below soft may be decoded,
+ * from there to hard only while the previous one falls through. */
+static int start_at(struct zp_prover *p, uintptr_t fn, uintptr_t soft,
+		    uintptr_t hard)
 {
-	uintptr_t fn = 0, fn_end = 0, next = 0;
-	int fde = fde_before(&p->obj.eh, a, &fn, &fn_end, &next);
-
-	if (fde && a < fn_end) {
-		next = fn_end;
-	} else if (symbol_of(p, a, &fn, &fn_end)) {
-		next = fn_end;
-	} else if (!fde) {
-		return 0;
-	}
-	if (fn < p->start || fn_end > p->end)
+	if (fn < p->start || soft > p->end)
 		return 0; /* only what lies inside this mapping can be decoded */
 	p->fn = p->cursor = fn;
-	p->soft_end = fn_end;
-	p->hard_end = next < p->end ? next : p->end;
+	p->soft_end = soft;
+	p->hard_end = hard < p->end ? hard : p->end;
 	p->broken = 0;
 	p->falls = 1;
 	return 1;
 }
 
-int zp_prove(struct zp_prover *p, uintptr_t a, unsigned long *insns)
+/* Decode on from the cursor to a. */
+static int decode_to(struct zp_prover *p, uintptr_t a, unsigned long *insns)
 {
 	ZydisDecodedInstruction in;
 
-	/* a new start for a candidate outside what is being decoded, or after
-	 * a broken chain (a symbol may still prove it) */
-	if ((a < p->fn || a >= p->hard_end || a < p->cursor || p->broken) &&
-	    !start_for(p, a))
-		return ZP_UNPROVEN;
 	while (!p->broken && p->cursor <= a) {
 		uintptr_t pc = p->cursor;
 
@@ -392,6 +372,36 @@ int zp_prove(struct zp_prover *p, uintptr_t a, unsigned long *insns)
 	}
 	/* passed over a: inside a longer instruction */
 	return p->broken ? ZP_UNPROVEN : ZP_NOT_SITE;
+}
+
+/*
+ * Where decoding toward `a` may start, cheapest proof first: an FDE that
+ * covers it; else the FDE before it, if the code runs on past its end -
+ * hand-written assembly ends an FDE early where the unwind information
+ * stops being true (glibc's clone and clone3 close theirs right before the
+ * `syscall`, since the child starts on a new stack), and the bytes after an
+ * instruction that falls through are executed as instructions, proof as
+ * good as an FDE for as long as the flow goes on; else a function symbol
+ * (read from the file, the dear one).
+ */
+int zp_prove(struct zp_prover *p, uintptr_t a, unsigned long *insns)
+{
+	uintptr_t fn = 0, fn_end = 0, next = 0;
+	int fde, v;
+
+	if (a >= p->fn && a < p->hard_end && a >= p->cursor && !p->broken)
+		return decode_to(p, a, insns);
+	fde = fde_before(&p->obj.eh, a, &fn, &fn_end, &next);
+	if (fde && a < fn_end)
+		return start_at(p, fn, fn_end, fn_end) ? decode_to(p, a, insns)
+						       : ZP_UNPROVEN;
+	if (fde && start_at(p, fn, fn_end, next) &&
+	    (v = decode_to(p, a, insns)) != ZP_UNPROVEN)
+		return v;
+	if (symbol_of(p, a, &fn, &fn_end) && start_at(p, fn, fn_end, fn_end))
+		return decode_to(p, a, insns);
+	p->broken = 1;
+	return ZP_UNPROVEN;
 }
 
 /* The reference: decode [s, e) linearly, resync by one byte on an
