@@ -110,13 +110,9 @@ static void table(const unsigned *order, unsigned n, const struct stat1 *sum)
 {
 	static const char rule[] = "------ ----------- ----------- --------- "
 				   "--------- ----------------\n";
-	char line[160];
-	size_t cap = 256 + (n + 4) * sizeof(line);
-	char *out = malloc(cap);
-	size_t len = 0;
+	static char out[256 + (SLOTS + 4) * 160];
+	size_t cap = sizeof(out), len = 0;
 
-	if (!out)
-		return;
 #define ADD(...) len += (size_t)snprintf(out + len, cap - len, __VA_ARGS__)
 	ADD("%% time     seconds  usecs/call     calls    errors syscall\n");
 	ADD("%s", rule);
@@ -136,20 +132,17 @@ static void table(const unsigned *order, unsigned n, const struct stat1 *sum)
 	    sum->calls, sum->errors);
 #undef ADD
 	/* One write: the table of a process stays in one piece. */
-	zo_write_fd(table_fd, out, len);
-	free(out);
+	zo_write_fd(table_fd, out, len < cap ? len : cap - 1);
 }
 
 static void json(const char *event, const unsigned *order, unsigned n,
 		 const struct stat1 *sum)
 {
+	static char out[8192 + SLOTS * 128];
 	char exe[4096], nb[32];
-	size_t cap = 8192 + (size_t)n * 128, len = 0;
-	char *out = malloc(cap);
+	size_t cap = sizeof(out), len = 0;
 	long r;
 
-	if (!out)
-		return;
 	r = zp_syscall6(SYS_readlink, (long)"/proc/self/exe", (long)exe,
 			sizeof(exe) - 1, 0, 0, 0);
 	exe[r > 0 ? r : 0] = 0;
@@ -185,17 +178,24 @@ static void json(const char *event, const unsigned *order, unsigned n,
 	ADD("]}\n");
 #undef ADD
 	zo_write_fd(json_fd, out, len < cap ? len : cap - 1);
-	free(out);
 }
+
+/*
+ * Serialises flushes, and with them the static buffers of table() and
+ * json(): no malloc, so that a fork while another thread flushes cannot
+ * leave the child with the hook namespace's malloc lock held (its fork
+ * handlers do not run: HOOKS.md); this lock itself is reset in a fork
+ * child (reset()).
+ */
+static int flush_lock;
 
 static void flush(const char *event)
 {
-	static int lock;
 	static unsigned order[SLOTS];
 	struct stat1 sum = { 0, 0, 0 };
 	unsigned n = 0;
 
-	while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+	while (__atomic_exchange_n(&flush_lock, 1, __ATOMIC_ACQUIRE))
 		;
 	for (unsigned i = 0; i < SLOTS; i++) {
 		snap[i].calls = __atomic_exchange_n(&stats[i].calls, 0,
@@ -215,11 +215,12 @@ static void flush(const char *event)
 	table(order, n, &sum);
 	if (json_fd >= 0)
 		json(event, order, n, &sum);
-	__atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&flush_lock, 0, __ATOMIC_RELEASE);
 }
 
 static void reset(void)
 {
+	__atomic_store_n(&flush_lock, 0, __ATOMIC_RELEASE);
 	bypass_base = host_bypassed ? host_bypassed() : 0;
 	for (unsigned i = 0; i < SLOTS; i++) {
 		__atomic_store_n(&stats[i].calls, 0, __ATOMIC_RELAXED);
