@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "zpoline.h"
 #include "stub_defs.h"
 
@@ -29,8 +30,12 @@ enum zp_save { ZP_SAVE_AUTO, ZP_SAVE_XSAVE, ZP_SAVE_AVX512, ZP_SAVE_AVX,
 extern const char *const zp_sled_names[];
 extern const char *const zp_save_names[];
 
-/* stub.S */
+/* stub_state.c: what stub.S reads and writes */
 ZP_HIDDEN extern zp_hook_fn zp_active_hook;
+/* ZPOLINE_VERBOSE, for the reports made at exit */
+ZP_HIDDEN extern int zp_verbose;
+/* zp_host.bypassed: calls made while the thread was inside the hook */
+unsigned long zp_bypassed(void);
 ZP_HIDDEN extern unsigned long zp_bypass_count;
 /* [0] re-entry guard, [1] lazy mode's dispatch selector, [8..15] the
  * address of the guard owner's token (stub_defs.h: GUARD_*) */
@@ -163,7 +168,6 @@ int zp_lazy_start(void);
  * code lazy mode must never rewrite. */
 void zp_hookns_begin(void);
 void zp_hookns_end(void);
-void zp_lazy_stats(unsigned long *sites, unsigned long *emulated);
 /* lazy_filter.c: the hook wrapped so that SIGSYS can never be blocked, nor
  * lazy mode's SIGSYS and SIGSEGV handlers replaced: the program's actions
  * for those two are kept here ([0] SIGSYS, [1] SIGSEGV; the kernel's struct
@@ -174,6 +178,14 @@ struct zp_kact {
 };
 extern ZP_HIDDEN struct zp_kact zp_lazy_app_act[2];
 zp_hook_fn zp_lazy_filter(zp_hook_fn hook);
+
+/* Milliseconds on the monotonic clock, for the verbose timings. */
+static inline double zp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 /* Raw system call from libzpoline's own (never rewritten) text. */
 static inline long zp_raw(long nr, long a0, long a1, long a2)

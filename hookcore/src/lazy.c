@@ -46,7 +46,6 @@ void zp_sud_rearm(void); /* stub.S */
 #define SYS_USER_DISPATCH 2
 #endif
 
-#define PAGE 4096UL
 #define MAX_PAGES 4096
 
 /* read by zp_sud_rearm in stub.S */
@@ -222,8 +221,8 @@ static int rewrite_site(uintptr_t site)
 	static int dec_ready;
 	volatile uint8_t *s = (volatile uint8_t *)site;
 	ZydisDecodedInstruction in;
-	uintptr_t page = site & ~(PAGE - 1);
-	size_t len = (site & (PAGE - 1)) == PAGE - 1 ? 2 * PAGE : PAGE;
+	uintptr_t page = site & ~(ZP_PAGE - 1);
+	size_t len = (site & (ZP_PAGE - 1)) == ZP_PAGE - 1 ? 2 * ZP_PAGE : ZP_PAGE;
 	int ok = 0, prot;
 
 	lock();
@@ -255,9 +254,9 @@ static int rewrite_site(uintptr_t site)
 	}
 	if (!is_patched_page(page)) {
 		patched[npatched] = page;
-		if (len > PAGE)
-			patched[npatched + 1] = page + PAGE;
-		__atomic_store_n(&npatched, npatched + (len > PAGE ? 2 : 1),
+		if (len > ZP_PAGE)
+			patched[npatched + 1] = page + ZP_PAGE;
+		__atomic_store_n(&npatched, npatched + (len > ZP_PAGE ? 2 : 1),
 				 __ATOMIC_RELEASE);
 	}
 	if (zp_raw(SYS_mprotect, (long)page, (long)len, PROT_READ | PROT_WRITE))
@@ -315,7 +314,7 @@ static void chain(int sig, siginfo_t *si, ucontext_t *uc)
  * other fault is the program's. */
 static void on_segv(int sig, siginfo_t *si, void *ctx)
 {
-	uintptr_t page = (uintptr_t)si->si_addr & ~(PAGE - 1);
+	uintptr_t page = (uintptr_t)si->si_addr & ~(ZP_PAGE - 1);
 
 	if (si->si_code == SEGV_ACCERR && is_patched_page(page)) {
 		lock();
@@ -456,8 +455,14 @@ int zp_lazy_start(void)
 	return 0;
 }
 
-void zp_lazy_stats(unsigned long *sites, unsigned long *emulated)
+/* Lazy mode's tally, for ZPOLINE_VERBOSE. */
+__attribute__((destructor)) static void lazy_fini(void)
 {
-	*sites = __atomic_load_n(&lazy_sites, __ATOMIC_RELAXED);
-	*emulated = __atomic_load_n(&lazy_emulated, __ATOMIC_RELAXED);
+	unsigned long sites = __atomic_load_n(&lazy_sites, __ATOMIC_RELAXED);
+	unsigned long emulated = __atomic_load_n(&lazy_emulated, __ATOMIC_RELAXED);
+
+	if (zp_verbose && (sites || emulated))
+		fprintf(stderr, "zpoline: pid %d: lazy: %lu sites rewritten on "
+			"first use, %lu calls run from the SIGSYS handler\n",
+			getpid(), sites, emulated);
 }

@@ -59,13 +59,6 @@ static int push(struct site_list *l, uintptr_t a)
 	return 0;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* ---- /proc/self/maps ---- */
 
 static int read_maps(struct mapping **out, size_t *n)
@@ -372,7 +365,7 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 	struct site_list all = { 0 };
 	size_t nmaps, *owner = NULL;
 	Dl_info self;
-	double t0 = now_ms();
+	double t0 = zp_now_ms();
 	int err;
 
 	memset(st, 0, sizeof(*st));
@@ -389,7 +382,7 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 		const struct mapping *m = &maps[i];
 		struct map_result r = { 0 };
 		size_t before = all.n;
-		double t = now_ms();
+		double t = zp_now_ms();
 
 		if (is_known(m))
 			continue;
@@ -457,7 +450,7 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 				"unproven, %u sites, %.3f ms\n",
 				m->path, m->start, m->end, m->end - m->start,
 				method, r.insns,
-				r.candidates, r.unproven, r.sites, now_ms() - t);
+				r.candidates, r.unproven, r.sites, zp_now_ms() - t);
 		if (o->verbose > 2) { /* per-site file offsets, for the coverage harness */
 			fprintf(stderr, "zpoline: map %s [%lx-%lx] offset 0x%lx\n",
 				m->path, m->start, m->end, m->offset);
@@ -466,13 +459,13 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 					m->offset + (all.v[k] - m->start));
 		}
 	}
-	double tp = now_ms();
+	double tp = zp_now_ms();
 	err = patch(&all, maps, owner);
 	if (o->verbose > 1)
 		fprintf(stderr, "zpoline: patching %zu sites took %.3f ms\n",
-			all.n, now_ms() - tp);
+			all.n, zp_now_ms() - tp);
 	st->sites = (unsigned)all.n;
-	st->ms = now_ms() - t0;
+	st->ms = zp_now_ms() - t0;
 out:
 	free(self_path);
 	free(owner);

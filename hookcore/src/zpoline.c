@@ -20,27 +20,6 @@
 
 #include "internal.h"
 
-/* ---- state shared with stub.S ---- */
-__thread unsigned char zp_guard[GUARD_SIZE]
-	__attribute__((tls_model("initial-exec"), aligned(8)));
-uintptr_t zp_token_key;
-unsigned long zp_guard_recovered;
-__thread unsigned long zp_vfork_ret __attribute__((tls_model("initial-exec")));
-unsigned long zp_bypass_count;
-
-/* Until the hook library is loaded (its loading makes system calls through
- * the already rewritten ld.so), calls simply go through. */
-static long builtin_pass(const struct zp_syscall *sc)
-{
-	return zp_passthrough(sc);
-}
-zp_hook_fn zp_active_hook = builtin_pass;
-
-static unsigned long bypassed(void)
-{
-	return __atomic_load_n(&zp_bypass_count, __ATOMIC_RELAXED);
-}
-
 /* ---- configuration ---- */
 
 struct config {
@@ -182,7 +161,7 @@ static unsigned long load_hook(const char *path, const char *variant,
 {
 	static struct zp_host host = { .abi = ZP_ABI_VERSION,
 				       .mechanism = "zpoline",
-				       .bypassed = bypassed };
+				       .bypassed = zp_bypassed };
 	struct stat sb;
 	void *h;
 	zp_hook_init_fn init;
@@ -213,31 +192,17 @@ static unsigned long load_hook(const char *path, const char *variant,
 	return flags ? *flags : 0;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
-static int verbose;
-
-/* Lazy mode's tally, for ZPOLINE_VERBOSE. */
+/* Guards found stale (stub.S), for ZPOLINE_VERBOSE. */
 __attribute__((destructor)) static void zpoline_fini(void)
 {
-	unsigned long sites, emulated;
 	unsigned long stale = __atomic_load_n(&zp_guard_recovered,
 					      __ATOMIC_RELAXED);
 
-	if (verbose && stale)
+	if (zp_verbose && stale)
 		fprintf(stderr, "zpoline: pid %d: %lu stale re-entry guards "
 			"cleared (a signal handler left the hook without "
 			"returning)\n", getpid(), stale);
-	zp_lazy_stats(&sites, &emulated);
-	if (verbose && (sites || emulated))
-		fprintf(stderr, "zpoline: pid %d: lazy: %lu sites rewritten on "
-			"first use, %lu calls run from the SIGSYS handler\n",
-			getpid(), sites, emulated);
 }
 
 __attribute__((constructor)) static void zpoline_init(void)
@@ -261,7 +226,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 	enum zp_save save;
 	zp_hook_fn hook;
 	unsigned long flags;
-	double t0 = now_ms(), t1, t2;
+	double t0 = zp_now_ms(), t1, t2;
 
 	c.exclude = parse_exclude(c.verbose);
 	c.hook = hook_path();
@@ -271,7 +236,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 		zp_token_key = (uintptr_t)__builtin_ia32_rdtsc() * 0x9e3779b97f4a7c15ull;
 
 	setup_trampoline(&c, &save);
-	t1 = now_ms();
+	t1 = zp_now_ms();
 	if (c.lazy) {
 		memset(&st, 0, sizeof(st)); /* sites are rewritten on first use */
 	} else {
@@ -292,7 +257,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 			fprintf(stderr, "zpoline: %u vDSO functions now reach the "
 				"hook\n", n);
 	}
-	t2 = now_ms();
+	t2 = zp_now_ms();
 	/* The variant the hook is told is final unless the hook turns out to
 	 * be GPR-only, which only `auto` takes advantage of. */
 	snprintf(variant, sizeof(variant), "%s/%s", zp_sled_names[c.sled],
@@ -318,7 +283,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 			die("ZPOLINE_LAZY=1: cannot enable Syscall User Dispatch: "
 			    "%s (needs Linux >= 5.11)", strerror(-err));
 	}
-	verbose = c.verbose;
+	zp_verbose = c.verbose;
 
 	if (c.verbose)
 		fprintf(stderr,
@@ -331,5 +296,5 @@ __attribute__((constructor)) static void zpoline_init(void)
 			variant, st.sites, st.mappings, st.cached, st.rejected,
 			st.unproven, c.lazy ? "left to lazy mode" : "left alone",
 			st.ms,
-			t1 - t0, c.hook, now_ms() - t2);
+			t1 - t0, c.hook, zp_now_ms() - t2);
 }
