@@ -19,8 +19,23 @@
  *           (killed by a signal, or its last thread called exit).
  * Counting starts when the command's first execve has completed, like the
  * in-process mechanisms, which only exist from then on.
+ *
+ * Measurement controls (scripts/bench sets them; issue 16):
+ *   ZPBENCH_TRACER_CPU=N   pin the tracer (only: the tracee keeps the
+ *                          runner's affinity) to CPU N. An unpinned tracer
+ *                          lands wherever the scheduler puts it, and same
+ *                          CPU (context switches) vs another CPU (IPIs,
+ *                          wake-up latency) differ by a large factor, so
+ *                          the spread of an unpinned run is placement, not
+ *                          mechanism.
+ *   ZPBENCH_TRACER_STATS=PATH  at the end, append one JSON line with what
+ *                          the tracer did: stops, syscall entries and the
+ *                          ptrace requests it issued per kind, so that the
+ *                          cost of a hook (null: GET_SYSCALL_INFO + GETREGS
+ *                          + SETREGS per call) is counted, not guessed.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -50,6 +65,7 @@ struct proc {
 struct thread {
 	pid_t tid;
 	int started;	/* its initial SIGSTOP has been seen (or was none) */
+	int in_syscall;	/* PTRACE_SYSCALL stops alternate entry, exit */
 	struct proc *proc;
 	struct thread *next;
 };
@@ -62,6 +78,12 @@ static enum zph_kind kind;
 static int use_seccomp;
 static int stats_fd = 2;
 static int counting; /* the command's first execve has completed */
+
+/* What the tracer did (ZPBENCH_TRACER_STATS). */
+static struct {
+	unsigned long stops, syscall_stops, seccomp_stops, entries;
+	unsigned long resume, get_syscall_info, getregs, setregs;
+} st;
 
 static pid_t read_tgid(pid_t tid)
 {
@@ -202,10 +224,12 @@ static void on_entry(struct thread *t, pid_t tid, long nr)
 
 		if (!zph_null_selected(nr))
 			return;
+		st.getregs++;
 		if (ptrace(PTRACE_GETREGS, tid, 0, &regs))
 			return;
 		regs.orig_rax = -1; /* skip it ... */
 		regs.rax = -ENOSYS; /* ... and this is what it returns */
+		st.setregs++;
 		ptrace(PTRACE_SETREGS, tid, 0, &regs);
 		return;
 	}
@@ -224,6 +248,7 @@ static void on_syscall_stop(struct thread *t, pid_t tid)
 
 	if (kind == ZPH_PASS)
 		return;
+	st.get_syscall_info++;
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) <= 0)
 		return;
 	if (info.op == PTRACE_SYSCALL_INFO_ENTRY)
@@ -248,6 +273,64 @@ static int install_trace_filter(void)
 		return -errno;
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
 		return -errno;
+	return 0;
+}
+
+static void write_tracer_stats(void)
+{
+	const char *path = getenv("ZPBENCH_TRACER_STATS");
+	char line[512];
+	int fd, n;
+
+	if (!path || !*path)
+		return;
+	n = snprintf(line, sizeof(line),
+		     "{\"mechanism\":\"%s\",\"hook\":\"%s\",\"stops\":%lu,"
+		     "\"syscall_stops\":%lu,\"seccomp_stops\":%lu,"
+		     "\"entries\":%lu,\"resume\":%lu,"
+		     "\"get_syscall_info\":%lu,\"getregs\":%lu,"
+		     "\"setregs\":%lu,\"tracer_cpu\":%d}\n",
+		     mech_name, kind == ZPH_NULL ? "null" :
+				kind == ZPH_PASS ? "pass" : "count",
+		     st.stops, st.syscall_stops, st.seccomp_stops, st.entries,
+		     st.resume, st.get_syscall_info, st.getregs, st.setregs,
+		     sched_getcpu());
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "zpbench-run: ZPBENCH_TRACER_STATS %s: %s\n",
+			path, strerror(errno));
+		return;
+	}
+	if (write(fd, line, (size_t)n) != n)
+		fprintf(stderr, "zpbench-run: ZPBENCH_TRACER_STATS %s: short "
+				"write\n", path);
+	close(fd);
+}
+
+/* ZPBENCH_TRACER_CPU: 0 if unset or applied; else one line, -1. */
+static int pin_tracer(void)
+{
+	const char *v = getenv("ZPBENCH_TRACER_CPU");
+	char *end;
+	long cpu;
+	cpu_set_t set;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	cpu = strtol(v, &end, 10);
+	if (errno || *end || cpu < 0 || cpu >= CPU_SETSIZE) {
+		fprintf(stderr, "zpbench-run: ZPBENCH_TRACER_CPU='%s' is not a "
+				"CPU number\n", v);
+		return -1;
+	}
+	CPU_ZERO(&set);
+	CPU_SET((int)cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		fprintf(stderr, "zpbench-run: ZPBENCH_TRACER_CPU=%ld: %s\n",
+			cpu, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -282,6 +365,12 @@ static int trace(const struct zpm_ctx *ctx)
 	}
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
+	/* After the fork: the tracee keeps the affinity it was started with */
+	if (pin_tracer()) {
+		kill(root, SIGKILL);
+		waitpid(root, &status, 0);
+		return 2;
+	}
 	if (waitpid(root, &status, 0) != root || !WIFSTOPPED(status)) {
 		fprintf(stderr, "zpbench-run: the child did not stop for the "
 				"tracer\n");
@@ -324,11 +413,17 @@ static int trace(const struct zpm_ctx *ctx)
 			t = thread_add(tid, read_tgid(tid));
 		sig = WSTOPSIG(status);
 		event = status >> 16;
+		st.stops++;
 		if (sig == (SIGTRAP | 0x80)) {
+			st.syscall_stops++;
+			t->in_syscall = !t->in_syscall;
+			st.entries += t->in_syscall;
 			on_syscall_stop(t, tid);
 			sig = 0;
 		} else if (sig == SIGTRAP && event) {
 			if (event == PTRACE_EVENT_SECCOMP) {
+				st.seccomp_stops++;
+				st.entries++;
 				on_syscall_stop(t, tid);
 			} else if (event == PTRACE_EVENT_EXEC) {
 				unsigned long old = 0;
@@ -339,6 +434,9 @@ static int trace(const struct zpm_ctx *ctx)
 				if ((pid_t)old != tid && thread_find((pid_t)old))
 					thread_gone((pid_t)old);
 				counting = 1;
+				/* execve's exit stop follows this event */
+				if (!use_seccomp)
+					t->in_syscall = 1;
 			}
 			sig = 0;
 		} else if (sig == SIGSTOP && !t->started && tid != root) {
@@ -346,8 +444,10 @@ static int trace(const struct zpm_ctx *ctx)
 			t->started = 1;
 			sig = 0;
 		}
+		st.resume++;
 		ptrace(resume, tid, 0, sig);
 	}
+	write_tracer_stats();
 	if (!root_done)
 		return 1;
 	return zpm_exit_status(ctx, root_status);
