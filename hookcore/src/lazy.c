@@ -464,5 +464,5 @@ __attribute__((destructor)) static void lazy_fini(void)
 	if (zp_verbose && (sites || emulated))
 		fprintf(stderr, "zpoline: pid %d: lazy: %lu sites rewritten on "
 			"first use, %lu calls run from the SIGSYS handler\n",
-			getpid(), sites, emulated);
+			(int)zp_raw(SYS_getpid, 0, 0, 0), sites, emulated);
 }

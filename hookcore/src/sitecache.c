@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -410,7 +411,7 @@ int zp_cache_store(const char *dir, const struct zp_map_id *id,
 	for (size_t i = 0; i < n; i++)
 		off[i] = (uint32_t)(sites[i] - start);
 	/* then rename: readers see all or nothing */
-	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", name, (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", name, (int)zp_raw(SYS_getpid, 0, 0, 0));
 	fd = create_tmp(dfd, tmp);
 	if (fd < 0) {
 		free(off);

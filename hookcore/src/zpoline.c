@@ -202,7 +202,7 @@ __attribute__((destructor)) static void zpoline_fini(void)
 	if (zp_verbose && stale)
 		fprintf(stderr, "zpoline: pid %d: %lu stale re-entry guards "
 			"cleared (a signal handler left the hook without "
-			"returning)\n", getpid(), stale);
+			"returning)\n", (int)zp_raw(SYS_getpid, 0, 0, 0), stale);
 }
 
 __attribute__((constructor)) static void zpoline_init(void)
@@ -292,7 +292,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 			"mappings (%u from the site cache, %u cache entries "
 			"rejected; %u unproven candidates %s) in %.3f ms; "
 			"trampoline %.3f ms, hook %s loaded in %.3f ms\n",
-			getpid(), zp_sled_names[c.sled], zp_sled_max_steps,
+			(int)zp_raw(SYS_getpid, 0, 0, 0), zp_sled_names[c.sled], zp_sled_max_steps,
 			variant, st.sites, st.mappings, st.cached, st.rejected,
 			st.unproven, c.lazy ? "left to lazy mode" : "left alone",
 			st.ms,
