@@ -39,7 +39,7 @@ import subprocess
 import tempfile
 import time
 
-from . import corpus
+from . import corpus, observe
 from .sysnames import name as sysname
 
 # Mechanisms that enter the process as an LD_PRELOAD library: they exist
@@ -64,10 +64,18 @@ def _sum_lines(path):
                     d = json.loads(line)
                 except ValueError:
                     continue
-                lines.append({k: d.get(k) for k in
-                              ("event", "pid", "exe", "total", "bypassed")})
+                ln = {k: d.get(k) for k in
+                      ("event", "pid", "exe", "total", "bypassed")}
+                ln["counts"] = {}
                 for nr, n in d.get("counts", {}).items():
+                    # "other": numbers above the hook's table - here only
+                    # libcovmark.so's markers, which no side counts
+                    if not nr.isdigit():
+                        ln["other"] = n
+                        continue
+                    ln["counts"][nr] = n
                     counts[int(nr)] = counts.get(int(nr), 0) + n
+                lines.append(ln)
                 bypassed += d.get("bypassed", 0) or 0
     except OSError:
         pass
@@ -163,6 +171,60 @@ class Runner:
                     "seconds": round(secs, 3), "command": cmd}
         finally:
             shutil.rmtree(env.tmp, ignore_errors=True)
+
+    def observe(self, prog, mech, rules):
+        """One run of prog under mech with the count hook, under covtrace:
+        the mechanism's own records and the observer's, of the same run
+        (module observe). Returns {counts, bypassed, lines, images,
+        seconds, command}."""
+        env = self._prepare(prog)
+        try:
+            stats = os.path.join(env.tmp, "stats.json")
+            obs = os.path.join(env.tmp, "observed.json")
+            os.chmod(env.tmp, 0o777)
+            for f in (stats, obs):
+                with open(f, "w"):
+                    pass
+                os.chmod(f, 0o666)
+            cmd = [self.runner, f"--mech={mech}", "--hook=count",
+                   f"--stats={stats}", "--"] + prog.argv(env)
+            # libcovmark.so after the mechanism's library (the runner
+            # prepends its own): its markers split each image's phases.
+            try:
+                st, secs, tail = run_one(
+                    [self.covtrace] + rules.args() + [obs, "--"] + cmd,
+                    prog, env, self.timeout, {"LD_PRELOAD": self.covmark})
+            except subprocess.TimeoutExpired:
+                raise RunError(f"observed run timed out after "
+                               f"{self.timeout} s")
+            counts, byp, lines = _sum_lines(stats)
+            if st != 0:
+                raise RunError(f"observed run: exit status {st}: {tail}")
+            return {"counts": counts, "bypassed": byp, "lines": lines,
+                    "no_count_lines": not lines,
+                    "images": observe.read_images(obs),
+                    "seconds": round(secs, 3), "command": cmd}
+        finally:
+            shutil.rmtree(env.tmp, ignore_errors=True)
+
+    def observable(self, mech, rules):
+        """Can mech run under a second tracer? ptrace-based mechanisms
+        cannot (their PTRACE_TRACEME fails under covtrace): one observed
+        run of /bin/true, which must succeed and write a count record."""
+        tmp = tempfile.mkdtemp(prefix="zpcov-probe-")
+        try:
+            stats = os.path.join(tmp, "stats.json")
+            obs = os.path.join(tmp, "observed.json")
+            env = dict(os.environ, LD_PRELOAD=self.covmark)
+            p = subprocess.run([self.covtrace] + rules.args() + [
+                obs, "--", self.runner, f"--mech={mech}", "--hook=count",
+                f"--stats={stats}", "--", "/bin/true"],
+                capture_output=True, env=env, timeout=60, cwd=tmp)
+            return p.returncode == 0 and bool(_sum_lines(stats)[2])
+        except subprocess.TimeoutExpired:
+            return False
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def window(self, prog):
         """(pre, post, images): the start-up window run (module doc).
@@ -291,4 +353,150 @@ def coverage(prog, mech, truth, hooked, window, truth2=None):
         "missed": missed,
         "per_nr": per_nr,
         "marked": marked,
+    }
+
+
+# ---- same-run truth (module observe) ---------------------------------------
+
+BYPASS_WHY = {
+    "zpoline": ("made while the hook was running (signal handler, re-entry "
+                "guard): executed by libzpoline's bypass path, counted as "
+                "bypassed, not by number"),
+    "lazypoline": ("made while the hook was running (signal handler, "
+                   "re-entry guard): executed by libzpoline's bypass path, "
+                   "counted as bypassed, not by number"),
+    "preload": ("exit_group of preload's _exit wrapper, which writes the "
+                "counts and then exits without counting the call"),
+}
+SITE_WHY = {
+    "[vdso]": ("the vDSO's own fallback `syscall` (the vDSO is not "
+               "rewritten)"),
+    "[anon]": "code in an anonymous mapping (generated at run time)",
+}
+
+
+def family_of(mech):
+    return mech if mech.startswith("ptrace") else mech.partition("-")[0]
+
+
+def _same_run_reason(prog, family, nr, static, sites):
+    h = prog.hints.get(family, {})
+    if nr in h:
+        return h[nr]
+    if static and family in PRELOAD_FAMILIES:
+        return ("statically linked: no dynamic loader, LD_PRELOAD is "
+                "ignored")
+    if "*" in h:
+        return h["*"]
+    if family == "preload":
+        return PRELOAD_WHY
+    for s in sites:
+        if s in SITE_WHY:
+            return SITE_WHY[s]
+    return None
+
+
+def coverage_same_run(prog, mech, run, rules, preloaded):
+    """One record's numbers from one observed run: per number, hooked (the
+    mechanism's count records) against the program's calls the observer
+    saw in the same run (observe.account), with the start-up window and
+    the mechanism's machinery apart."""
+    family = family_of(mech)
+    a = observe.account(run["images"], rules, preloaded)
+    if a["bypass"] and not run["bypassed"]:
+        # libzpoline's own work (rewriting a dlopen'ed library) also runs
+        # through the bypass path, marked as internal: not a bypass when
+        # the records report none.
+        k = a["machinery_kinds"].setdefault(
+            "libzpoline.so's own work through its bypass path", {})
+        for n, c in a["bypass"].items():
+            a["after"][n] -= c
+            k[n] = k.get(n, 0) + c
+            a["machinery"][n] = a["machinery"].get(n, 0) + c
+        a["bypass"] = {}
+    h, w, af = run["counts"], a["window"], a["after"]
+    nrs = sorted(set(h) | set(w) | set(af))
+    obs = {n: w.get(n, 0) + af.get(n, 0) for n in nrs}
+    # What the hook saw of the window: nothing for an LD_PRELOAD library
+    # (not there yet); for seccomp, which is there from exec, each call it
+    # trapped in the window (the observer saw the traps).
+    hw = {} if preloaded else {n: min(h.get(n, 0),
+                                      a["trap_seccomp_window"].get(n, 0))
+                               for n in nrs}
+    h_after = {n: h.get(n, 0) - hw.get(n, 0) for n in nrs}
+    matched = sum(min(obs[n], h.get(n, 0)) for n in nrs)
+    m_after = sum(min(af.get(n, 0), h_after[n]) for n in nrs)
+    extra = sum(max(h.get(n, 0) - obs[n], 0) for n in nrs)
+    t_total, ta_total = sum(obs.values()), sum(af.values())
+    missed, unexplained = [], 0
+    for n in nrs:
+        miss = obs[n] - h.get(n, 0)
+        if miss <= 0:
+            continue
+        why = []
+        in_window = min(miss, w.get(n, 0) - hw.get(n, 0))
+        if in_window > 0:
+            why.append({"calls": in_window, "reason": "start-up window: made "
+                        "by the dynamic loader before any LD_PRELOAD "
+                        "constructor ran"})
+        rest = miss - max(in_window, 0)
+        byp = min(rest, a["bypass"].get(n, 0))
+        if byp:
+            why.append({"calls": byp, "reason": BYPASS_WHY.get(
+                family, "executed by the mechanism without its hook")})
+            rest -= byp
+        if rest:
+            sites = a["direct_after_sites"].get(n, {})
+            r = _same_run_reason(prog, family, n, prog.static, sites)
+            if r is None and family in ("seccomp", "sud") and n == 13:
+                r = SIGSYS_WHY
+            if r is None:
+                unexplained += rest
+                r = "unexplained"
+            if sites:
+                r += " [sites: " + ", ".join(
+                    f"{os.path.basename(s)} {c}" for s, c in
+                    sorted(sites.items(), key=lambda x: -x[1])[:3]) + "]"
+            why.append({"calls": rest, "reason": r})
+        missed.append({"nr": n, "name": sysname(n), "truth": obs[n],
+                       "hooked": h.get(n, 0), "missing": miss, "why": why})
+    per_nr = {str(n): {"name": sysname(n), "truth": obs.get(n, 0),
+                       "window": w.get(n, 0), "hooked": h.get(n, 0),
+                       "machinery": a["machinery"].get(n, 0),
+                       "bypassed": a["bypass"].get(n, 0)}
+              for n in sorted(set(nrs) | set(a["machinery"]))}
+    marked = {}
+    for n, calls in prog.marked.items():
+        marked[str(n)] = {"name": sysname(n), "calls": calls,
+                          "truth": obs.get(n, 0), "hooked": h.get(n, 0),
+                          "coverage": h.get(n, 0) / calls if calls else None}
+    return {
+        "method": "same-run",
+        "truth_total": t_total,
+        "hooked_total": sum(h.values()),
+        "matched": matched,
+        "extra": extra,
+        "coverage": matched / t_total if t_total else None,
+        "startup_window": sum(w.values()),
+        "startup_share": sum(w.values()) / t_total if t_total else None,
+        "startup_hooked": sum(hw.values()),
+        "truth_after_startup": ta_total,
+        "matched_after_startup": m_after,
+        "coverage_after_startup": m_after / ta_total if ta_total else None,
+        "machinery_total": sum(a["machinery"].values()),
+        "machinery": {k: sum(v.values()) for k, v in
+                      sorted(a["machinery_kinds"].items(),
+                             key=lambda x: -sum(x[1].values()))},
+        "bypassed": run["bypassed"],
+        "bypassed_observed": sum(a["bypass"].values()),
+        "runner_calls": a["runner_calls"],
+        "unmarked_images": a["unmarked_images"],
+        "not_entered_images": a["not_entered"],
+        "no_count_lines": run.get("no_count_lines", False),
+        "truth_run2_total": None,
+        "unexplained": unexplained,
+        "missed": missed,
+        "per_nr": per_nr,
+        "marked": marked,
+        "_account": a,
     }
