@@ -22,6 +22,9 @@
  *    hook did not see), own (the mechanism's machinery), executed (an issue
  *    that carries out a call this thread had trapped: the program's call
  *    was already counted at the trap);
+ *  - restarts: an interrupted call the kernel restarts (its exit stop
+ *    showed -ERESTART*) enters again from the same instruction: role
+ *    restart, one call of the program, not two;
  *  - SIGSYS traps (signal-delivery stops with si_code SYS_SECCOMP or
  *    SYS_USER_DISPATCH): role trap_seccomp / trap_sud with the trapped
  *    number. A Syscall User Dispatch trap happens before the kernel reports
@@ -56,10 +59,16 @@ enum phase { PH_PRE, PH_CTOR, PH_RUN };
 static const char *const phase_names[] = { "pre", "ctor", "run" };
 
 enum role { R_DIRECT, R_ISSUE, R_BYPASS, R_OWN, R_EXECUTED, R_TRAP_SECCOMP,
-	    R_TRAP_SUD };
+	    R_TRAP_SUD, R_RESTART };
 static const char *const role_names[] = { "direct", "issue", "bypass", "own",
 					  "executed", "trap_seccomp",
-					  "trap_sud" };
+					  "trap_sud", "restart" };
+
+/* The kernel's internal "restart me" results, visible at the exit stop. */
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
 
 struct rule {
 	enum role role;
@@ -113,6 +122,10 @@ struct thread {
 	int known, held; /* creation seen; stopped until it is */
 	struct image *img;
 	int pend[NPEND], npend; /* trapped numbers not executed yet */
+	long last_nr;		/* of the last entry, for its exit */
+	unsigned long last_ip;
+	long rs_nr;		/* a call the kernel will restart, or -1 */
+	unsigned long rs_ip;
 	struct thread *next;
 };
 
@@ -150,6 +163,7 @@ static struct thread *add_thread(pid_t tid, struct image *img)
 	t->img = img;
 	t->known = 1;
 	t->npend = 0;
+	t->rs_nr = -1;
 	if (img)
 		img->live++;
 	return t;
@@ -411,6 +425,21 @@ static void on_entry(struct thread *t, const struct __ptrace_syscall_info *si)
 	}
 	if (nr >= MAXNR)
 		return;
+	t->last_nr = (long)nr;
+	t->last_ip = si->instruction_pointer;
+	/* An interrupted call the kernel restarts (after a handler, or at
+	 * once) enters again from the same instruction - with the number of
+	 * restart_syscall for ERESTART_RESTARTBLOCK. One call of the
+	 * program, which its hook saw once: counted as a restart. */
+	if (t->rs_nr >= 0 && si->instruction_pointer == t->rs_ip &&
+	    ((long)nr == t->rs_nr || nr == SYS_restart_syscall)) {
+		t->rs_nr = -1;
+		enum role r0 = locate(img, t->tid, si->instruction_pointer - 2,
+				      &path, &off);
+		(void)r0;
+		count_site(img, R_RESTART, path, off, (int)nr);
+		return;
+	}
 	(img->marker ? img->post : img->pre)[nr]++;
 	/* Mappings a later call may find changed under the same address. */
 	if (nr == SYS_munmap || nr == SYS_mremap || nr == SYS_shmdt ||
@@ -429,6 +458,22 @@ static void on_entry(struct thread *t, const struct __ptrace_syscall_info *si)
 				break;
 			}
 	count_site(img, r, path, off, (int)nr);
+}
+
+static void on_exit_stop(struct thread *t, const struct __ptrace_syscall_info *si)
+{
+	long rv = si->exit.rval;
+
+	if (rv == -ERESTARTSYS || rv == -ERESTARTNOINTR ||
+	    rv == -ERESTARTNOHAND || rv == -ERESTART_RESTARTBLOCK) {
+		t->rs_nr = t->last_nr;
+		t->rs_ip = t->last_ip;
+	} else if (t->last_nr == SYS_rt_sigreturn && t->rs_nr >= 0 &&
+		   rv != t->rs_nr && rv != SYS_restart_syscall) {
+		/* back from a handler to anything but the restart (-EINTR:
+		 * ERESTARTNOHAND, or SA_RESTART not set) */
+		t->rs_nr = -1;
+	}
 }
 
 static void on_sigsys(struct thread *t)
@@ -555,6 +600,8 @@ int main(int argc, char **argv)
 			    ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(si), &si) > 0 &&
 			    si.op == PTRACE_SYSCALL_INFO_ENTRY)
 				on_entry(t, &si);
+			else if (t->img && si.op == PTRACE_SYSCALL_INFO_EXIT)
+				on_exit_stop(t, &si);
 		} else if (ev == PTRACE_EVENT_EXEC) {
 			/* the exec'ing thread now has the tgid; a new image */
 			pid_t tg = tgid_of(tid);

@@ -489,6 +489,7 @@ def coverage_same_run(prog, mech, run, rules, preloaded):
                              key=lambda x: -sum(x[1].values()))},
         "bypassed": run["bypassed"],
         "bypassed_observed": sum(a["bypass"].values()),
+        "restarts": sum(a["restarts"].values()),
         "runner_calls": a["runner_calls"],
         "unmarked_images": a["unmarked_images"],
         "not_entered_images": a["not_entered"],

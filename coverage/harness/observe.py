@@ -19,6 +19,8 @@ files, so they follow the code):
    link address - and libcovmark.so);
  - direct: any other instruction: the program's own (libc, ld.so, its
    binary, the vDSO, JIT code).
+Restarts (an interrupted call the kernel runs again, from the same
+instruction) are one call of the program, counted apart (`restarts`).
 covtrace also reports SIGSYS traps (trap_sud / trap_seccomp) and turns an
 issue that carries out a call the same thread just trapped (lazypoline's
 first use of a site) into `executed`.
@@ -183,7 +185,7 @@ def account(images, rules, preloaded):
     unhooked calls after start-up were made (sites, for the reasons)."""
     a = {"window": {}, "after": {}, "machinery": {}, "machinery_kinds": {},
          "bypass": {}, "issue": {}, "trap_sud": {}, "trap_seccomp": {},
-         "trap_seccomp_window": {}, "direct_after": {},
+         "trap_seccomp_window": {}, "direct_after": {}, "restarts": {},
          "direct_after_sites": {}, "runner_calls": 0, "images": [],
          "unmarked_images": 0, "not_entered": 0}
     for im in images:
@@ -211,6 +213,9 @@ def account(images, rules, preloaded):
                 if phase == "pre":
                     _add(a["trap_seccomp_window"], nr, n)
                 continue
+            if role == "restart":
+                _add(a["restarts"], nr, n)
+                continue
             if phase == "ctor" and preloaded:
                 kind = "the mechanism's start-up (its constructor)"
             elif role in ROLES_PROGRAM:
@@ -236,3 +241,8 @@ def account(images, rules, preloaded):
                 s = a["direct_after_sites"].setdefault(nr, {})
                 s[_site_file(site)] = s.get(_site_file(site), 0) + n
     return a
+
+
+def read_images_from(images):
+    """The images of one run, one by one (for per-image checks)."""
+    return list(images)
