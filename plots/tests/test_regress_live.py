@@ -35,13 +35,20 @@ tmp = tempfile.mkdtemp(prefix="zpt-regress-live-")
 try:
     hist = os.path.join(tmp, "history.sqlite")
     # none and zpoline only (the gate's 16 rounds): ~15 s instead of ~25 s
-    p = run([PYTHON, os.path.join(SRCDIR, "scripts", "regress"),
-             "--base-build", build, "--no-build", "--slow",
-             "--mechs", "none,zpoline",
-             "--history", hist], {"BUILD": build}, timeout=100)
-    print(p.stdout)
+    # One retry, as .ci/run gives the gate itself: on a machine busy with
+    # other work the interval can widen past a 2x change once; a gate that
+    # misses it twice in a row is broken.
+    for attempt in (1, 2):
+        p = run([PYTHON, os.path.join(SRCDIR, "scripts", "regress"),
+                 "--base-build", build, "--no-build", "--slow",
+                 "--mechs", "none,zpoline",
+                 "--history", hist], {"BUILD": build}, timeout=100)
+        print(p.stdout)
+        if p.returncode == 1:
+            break
+        print(f"attempt {attempt}: not caught (exit {p.returncode})")
     if p.returncode != 1:
-        fail(f"slowed zpoline not caught: exit {p.returncode} {p.stderr}")
+        fail(f"slowed zpoline not caught twice: exit {p.returncode} {p.stderr}")
     # the failure must come from the slowed path: a zpoline null row (both
     # usually; one suffices, as for the gate), and no row of another
     # mechanism
@@ -54,7 +61,7 @@ try:
     got = db.execute("SELECT verdict, slowed FROM runs").fetchall()
     n = db.execute("SELECT count(*) FROM configs").fetchone()[0]
     db.close()
-    if got != [("fail", 1)] or n < 4:
+    if not got or got[-1] != ("fail", 1) or n < 4:
         fail(f"history: runs {got}, {n} configurations")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
