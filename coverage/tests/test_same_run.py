@@ -82,7 +82,7 @@ def prog(name, argv):
 def main():
     build = os.path.abspath(sys.argv[1])
     runner = os.path.join(build, "mechanisms", "zpbench-run")
-    rn = dynamic.Runner(build, runner, timeout=60)
+    rn = dynamic.Runner(build, runner, timeout=40)
     rules = observe.Rules(build)
     print("expected failures (XFAIL):")
     for (c, m), why in XFAIL.items():

@@ -56,8 +56,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tt-nondet REPORT.json\n");
 		return 2;
 	}
-	int nthreads = 1 + (int)(rnd() % 6);
-	long period = 50 + rnd() % 950; /* us */
+	int nthreads = 1 + (int)(rnd() % 4);
+	/* at least 500 us: under the observer every call of a handler costs
+	 * several ptrace stops, and a faster timer could starve the program */
+	long period = 500 + rnd() % 2500; /* us */
 	pthread_t th[8];
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -68,7 +70,7 @@ int main(int argc, char **argv)
 	setitimer(ITIMER_REAL, &it, NULL);
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&th[i], NULL, worker,
-			       (void *)(long)(500 + rnd() % 3000));
+			       (void *)(long)(300 + rnd() % 1500));
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
