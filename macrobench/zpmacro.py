@@ -16,6 +16,7 @@ import ctypes
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -123,9 +124,51 @@ def _killpg(pgid, sig):
         pass
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid):
+    """utime + stime of process pid (all its threads) in seconds, from
+    /proc/PID/stat; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return None
+    fields = st[st.rindex(")") + 2:].split()
+    # fields[0] is field 3 (state): utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu(pgid):
+    """{pid: cpu seconds} of every live member of process group pgid (the
+    runner, which is the tracer under ptrace, and the server)."""
+    out = {}
+    for pid in group_members(pgid):
+        c = proc_cpu_s(pid)
+        if c is not None:
+            out[pid] = c
+    return out
+
+
+def cpu_delta(before, after):
+    """CPU seconds the processes spent between two tree_cpu() snapshots
+    (a process new since `before` counts whole)."""
+    return {pid: c - before.get(pid, 0.0) for pid, c in after.items()}
+
+
+def _children_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_load(argv, timeout):
     """Runs a load generator in its own session; killed with its group on
-    timeout or on any exception (Ctrl-C included). Returns (rc, out, err)."""
+    timeout or on any exception (Ctrl-C included). Returns (rc, out, err)
+    and records the run's wall time and the generator's CPU time (user +
+    system, from the rusage of reaped children: the generator is the only
+    child reaped meanwhile) in run_load.last = {"wall_s", "cpu_s"}."""
+    c0, t0 = _children_cpu_s(), time.monotonic()
     try:
         p = subprocess.Popen(argv, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,
@@ -142,7 +185,12 @@ def run_load(argv, timeout):
             raise ServerError(f"{os.path.basename(argv[0])} did not finish "
                               f"within {timeout:.0f} s")
         raise
+    run_load.last = {"wall_s": time.monotonic() - t0,
+                     "cpu_s": _children_cpu_s() - c0}
     return p.returncode, out, err
+
+
+run_load.last = None
 
 
 # ---- ports ---------------------------------------------------------------
@@ -369,6 +417,26 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def cpu_snapshot(self):
+        """CPU seconds of the runner's process group, per pid."""
+        return tree_cpu(self.proc.pid) if self.proc is not None else {}
+
+    def cpu_per_request(self, before, after, requests):
+        """What the server side spent per request served between two
+        snapshots: {"server_us", "tracer_us", "total_us", "requests",
+        "cpu_s"}. The runner process (self.pid: taskset execs it) is the
+        tracer under ptrace and only waits otherwise; every other member
+        of its group is the server (setpriv execs it)."""
+        if not requests or requests <= 0:
+            return None
+        d = cpu_delta(before, after)
+        runner = d.pop(self.proc.pid if self.proc else -1, 0.0)
+        server = sum(d.values())
+        per = 1e6 / requests
+        return {"server_us": server * per, "tracer_us": runner * per,
+                "total_us": (server + runner) * per, "requests": requests,
+                "cpu_s": server + runner, "clk_tck": CLK_TCK}
+
     def stop(self):
         """Stops the server (idempotent); reads the count JSON. SIGINT and
         SIGTERM are held back meanwhile (a second Ctrl-C must not cut the
@@ -500,9 +568,11 @@ def redis_load(port, tests, requests, pipeline, cpu=None,
     if timeout is None:
         timeout = 60 + requests * len(tests) / 500.0  # >= 500 req/s
     before = server.commands_processed() if server else None
+    cpu0 = server.cpu_snapshot() if server else None
     t0 = time.monotonic()
     rc, out, err = run_load(argv, timeout)
     wall = time.monotonic() - t0
+    cpu1 = server.cpu_snapshot() if server else None
     res = parse_redis_csv(out)
     missing = [t for t in tests if t.upper() not in res]
     if rc != 0 or missing:
@@ -517,6 +587,7 @@ def redis_load(port, tests, requests, pipeline, cpu=None,
                               f"{server.output_tail()}")
         done = server.commands_processed() - before
         lost = max(0, requests * len(tests) - done)
+        res["_cpu"] = server.cpu_per_request(cpu0, cpu1, done)
     err_lines = [ln for ln in err.splitlines()
                  if re.search(r"error|reset|refused", ln, re.I)]
     for t in tests:
@@ -525,7 +596,24 @@ def redis_load(port, tests, requests, pipeline, cpu=None,
         r["errors"] = len(err_lines) + (lost if t == tests[0] else 0)
     res["_command"] = argv
     res["_wall_s"] = wall
+    res["_load"] = load_utilisation(run_load.last)
     return res
+
+
+def load_utilisation(last):
+    """The load generator's CPU time over its wall time (1.0 = one CPU
+    busy the whole run). Both generators run one load thread here
+    (redis-benchmark; wrk -t1), pinned to one CPU, so >= CLIENT_BOUND
+    means the client, not the server, set the pace."""
+    if not last or not last["wall_s"]:
+        return None
+    u = last["cpu_s"] / last["wall_s"]
+    return {"cpu_s": last["cpu_s"], "wall_s": last["wall_s"],
+            "utilisation": u, "client_bound": u >= CLIENT_BOUND}
+
+
+# issue 16: a generator busy >= 95 % of its run was the bottleneck
+CLIENT_BOUND = 0.95
 
 
 # ---- nginx ---------------------------------------------------------------
@@ -671,12 +759,15 @@ def parse_wrk(out):
 
 
 def wrk_load(url, duration_s, cpu=None, threads=WRK_THREADS,
-             connections=WRK_CONNECTIONS, timeout_s=10):
-    """wrk -t1 -c32 -d<duration> --latency url, pinned to cpu."""
+             connections=WRK_CONNECTIONS, timeout_s=10, server=None):
+    """wrk -t1 -c32 -d<duration> --latency url, pinned to cpu. With
+    `server`, also the server side's CPU time per request ("_cpu")."""
     argv = pin(cpu, ["wrk", f"-t{threads}", f"-c{connections}",
                      f"-d{int(duration_s)}s", f"--timeout={timeout_s}s",
                      "--latency", url])
+    cpu0 = server.cpu_snapshot() if server else None
     rc, out, err = run_load(argv, duration_s + timeout_s + 30)
+    cpu1 = server.cpu_snapshot() if server else None
     try:
         if rc != 0:
             raise ValueError(f"exit status {rc}")
@@ -685,6 +776,11 @@ def wrk_load(url, duration_s, cpu=None, threads=WRK_THREADS,
         tail = " | ".join((err.strip() or out.strip()).splitlines()[-4:])
         raise ServerError(f"wrk failed ({e}): {tail or '(no output)'}")
     r["_command"] = argv
+    r["_load"] = load_utilisation(run_load.last)
+    if server is not None:
+        # wrk counts the requests completed; the few still in flight
+        # when it stops were served too, within CLK_TCK resolution
+        r["_cpu"] = server.cpu_per_request(cpu0, cpu1, r.get("requests"))
     return r
 
 

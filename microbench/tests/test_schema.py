@@ -165,6 +165,22 @@ def check_record(r, doc, i):
     check(sp["min"] == min(s) and sp["max"] == max(s), f"{w}.spread min/max")
     check(sp["min"] <= sp["q1"] <= med <= sp["q3"] <= sp["max"] and
           abs(sp["iqr"] - (sp["q3"] - sp["q1"])) < 1e-6, f"{w}.spread {sp}")
+    rel = check_type(r, "iqr_rel", NUM, w)
+    check(abs(rel - sp["iqr"] / med) < 1e-9, f"{w}.iqr_rel {rel}")
+    check_ci(check_type(r, "median_ci95", dict, w), f"{w}.median_ci95",
+             sp["min"], sp["max"], med)
+    if fam == "ptrace":
+        t = check_type(r, "tracer", dict, w)
+        for k in ("stops", "entries", "resume", "get_syscall_info",
+                  "getregs", "setregs"):
+            check_type(t, k, int, f"{w}.tracer")
+        pc = check_type(t, "per_call", dict, f"{w}.tracer")
+        # PTRACE_SYSCALL stops twice per call, the seccomp filter once
+        want = 1.0 if var and var.startswith("seccomp") else 2.0
+        check(abs(pc["stops"] - want) < 0.1, f"{w}.tracer stops {pc}")
+        if hook == "pass":
+            check(pc["getregs"] == 0 and pc["setregs"] == 0,
+                  f"{w}.tracer: pass touched registers {pc}")
     vs = check_type(r, "vs_none", dict, w, nullable=True)
     has_base = any(x["mechanism"] == "none" and x["case"] == case
                    and x["args"] == args for x in doc["records"])
@@ -172,7 +188,12 @@ def check_record(r, doc, i):
         check(vs is not None, f"{w}.vs_none missing with a none baseline")
     if vs is not None:
         check_type(vs, "overhead_ns", NUM, f"{w}.vs_none")
-        check_type(vs, "ratio", NUM, f"{w}.vs_none")
+        ratio = check_type(vs, "ratio", NUM, f"{w}.vs_none")
+        check_ci(check_type(vs, "ratio_ci95", dict, f"{w}.vs_none"),
+                 f"{w}.vs_none.ratio_ci95", None, None, ratio)
+        check_ci(check_type(vs, "overhead_ci95", dict, f"{w}.vs_none"),
+                 f"{w}.vs_none.overhead_ci95", None, None,
+                 vs["overhead_ns"])
     check(check_type(r, "syscalls_per_op", int, w) >= 1, f"{w}.syscalls_per_op")
     res = check_type(r, "result", int, w)
     nn = check_type(r, "null_nrs", str, w, nullable=True)
@@ -189,6 +210,48 @@ def check_record(r, doc, i):
     check(cmd and all(isinstance(a, str) for a in cmd), f"{w}.command")
     env = check_type(r, "env", dict, w)
     check(nn is None or env.get("ZPOLINE_NULL") == nn, f"{w}.env")
+
+
+def check_ci(ci, w, lo_bound, hi_bound, point):
+    """A bootstrap interval: lo <= point <= hi, within the samples' range
+    when given; level 0.95."""
+    check(ci.get("level") == 0.95 and isinstance(ci.get("n"), int),
+          f"{w}: level/n {ci}")
+    lo, hi = ci.get("lo"), ci.get("hi")
+    check(isinstance(lo, NUM) and isinstance(hi, NUM) and lo <= hi, f"{w} {ci}")
+    # the percentile interval of a median holds the point estimate up to
+    # interpolation between two resampled medians
+    check(lo - 1e-9 <= point <= hi + 1e-9 or hi - lo < 1e-9 or
+          abs(point - lo) <= (hi - lo) or abs(point - hi) <= (hi - lo),
+          f"{w}: {point} vs {ci}")
+    if lo_bound is not None:
+        check(lo_bound - 1e-9 <= lo and hi <= hi_bound + 1e-9,
+              f"{w} outside the samples {lo_bound}..{hi_bound}: {ci}")
+
+
+def check_stability():
+    """--stability: two runs interleaved, a stability-*.json with one
+    record per run and configuration and the deviation table."""
+    run = Run("--stability", "--quick", "--cases", "getpid",
+              "--mechs", "none,zpoline", "--hooks", "pass")
+    check(run.r.returncode == 0, f"--stability exited {run.r.returncode}")
+    import glob
+    import json
+    import os
+    files = glob.glob(os.path.join(run.dir, "stability-*.json"))
+    check(len(files) == 1, f"--stability wrote {files}")
+    with open(files[0]) as f:
+        doc = json.load(f)
+    runs = sorted(r.get("run") for r in doc["records"])
+    check(runs == [1, 1, 2, 2], f"--stability runs {runs}")
+    st = check_type(doc, "stability", dict, "doc")
+    check(st["threshold"] == 0.05 and len(st["rows"]) == 2,
+          f"stability rows {st}")
+    for row in st["rows"]:
+        check(abs(row["median_dev"] - (row["median_2"] / row["median_1"] - 1))
+              < 1e-9, f"stability row {row}")
+    check("rerun stability" in run.r.stdout, "no stability table printed")
+    run.cleanup()
 
 
 def family_hooks_everything(fam):
@@ -284,7 +347,8 @@ def main():
     for word in ("median", "+ns/none", "x none", "sled sweep", "results:"):
         check(word in run.r.stdout, f"table lacks '{word}'")
     run.cleanup()
-    print(f"ok: {len(recs)} records checked")
+    check_stability()
+    print(f"ok: {len(recs)} records checked, --stability")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import signal
 import socket
 import statistics
@@ -31,8 +32,71 @@ class BenchError(Exception):
 
 # ---- statistics ----------------------------------------------------------
 
+# Bootstrap: resamples per interval, and a fixed seed so that the same
+# samples always give the same interval (a rerun of the report, a test).
+BOOT_N = 2000
+BOOT_SEED = 16
+
+
+def _boot_medians(samples, rng, n=BOOT_N):
+    k = len(samples)
+    return [statistics.median(rng.choices(samples, k=k)) for _ in range(n)]
+
+
+def _pct(sorted_xs, q):
+    """Percentile q (0..1) of a sorted list, linear between ranks."""
+    pos = q * (len(sorted_xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_xs) - 1)
+    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
+
+
+def ci_median(samples, level=0.95):
+    """Percentile-bootstrap interval of the median: {"lo", "hi", "level",
+    "n"}; None for fewer than 2 samples (nothing to resample)."""
+    xs = [x for x in samples if x is not None]
+    if len(xs) < 2:
+        return None
+    b = sorted(_boot_medians(xs, random.Random(BOOT_SEED)))
+    a = (1 - level) / 2
+    return {"lo": _pct(b, a), "hi": _pct(b, 1 - a), "level": level,
+            "n": BOOT_N}
+
+
+def ci_ratio(num, den, level=0.95):
+    """Percentile-bootstrap interval of median(num) / median(den), the two
+    sets resampled independently (they are separate runs)."""
+    xs = [x for x in num if x is not None]
+    ys = [y for y in den if y is not None]
+    if len(xs) < 2 or len(ys) < 2:
+        return None
+    rng = random.Random(BOOT_SEED)
+    mx, my = _boot_medians(xs, rng), _boot_medians(ys, rng)
+    b = sorted(x / y for x, y in zip(mx, my) if y)
+    if not b:
+        return None
+    a = (1 - level) / 2
+    return {"lo": _pct(b, a), "hi": _pct(b, 1 - a), "level": level,
+            "n": len(b)}
+
+
+def ci_diff(num, den, level=0.95):
+    """Percentile-bootstrap interval of median(num) - median(den)."""
+    xs = [x for x in num if x is not None]
+    ys = [y for y in den if y is not None]
+    if len(xs) < 2 or len(ys) < 2:
+        return None
+    rng = random.Random(BOOT_SEED)
+    b = sorted(x - y for x, y in zip(_boot_medians(xs, rng),
+                                     _boot_medians(ys, rng)))
+    a = (1 - level) / 2
+    return {"lo": _pct(b, a), "hi": _pct(b, 1 - a), "level": level,
+            "n": BOOT_N}
+
+
 def summarize(samples):
-    """median, mean, stdev and the spread of a list of ns/op samples."""
+    """median (with its bootstrap 95 % interval), mean, stdev and the
+    spread of a list of samples."""
     s = sorted(samples)
     if len(s) >= 2:
         q1, _, q3 = statistics.quantiles(s, n=4, method="inclusive")
@@ -48,6 +112,8 @@ def summarize(samples):
         "cv": stdev / mean if mean else 0.0,
         "spread": {"min": s[0], "max": s[-1], "q1": q1, "q3": q3,
                    "iqr": q3 - q1},
+        "iqr_rel": (q3 - q1) / med if med else None,
+        "median_ci95": ci_median(s),
     }
 
 
@@ -350,17 +416,78 @@ class Results:
 # ---- the mechanisms ------------------------------------------------------
 
 class Mechanism:
-    def __init__(self, name, supported, note):
+    """A configuration of the runner. `run_as` is the runner's --mech (the
+    name itself, except for the configurations bench derives: a ptrace
+    tracer placement, sud-armed); `env` is added to the child's
+    environment; `micro_only` keeps a derived configuration out of the
+    other stages."""
+
+    def __init__(self, name, supported, note, run_as=None, env=None,
+                 micro_only=False, hooks=None):
         self.name = name
         self.supported = supported
         self.note = note
+        self.run_as = run_as or name
+        self.env = dict(env or {})
+        self.micro_only = micro_only
+        self.hooks = hooks  # None: every hook; else the hooks it can run
         family, _, variant = name.partition("-")
         self.family = family
         self.variant = variant or None
 
     def to_json(self):
-        return {"name": self.name, "supported": self.supported,
-                "note": self.note}
+        d = {"name": self.name, "supported": self.supported,
+             "note": self.note}
+        if self.run_as != self.name or self.env:
+            d.update({"run_as": self.run_as, "env": self.env})
+        return d
+
+
+def derived_mechanisms(mechs, build, cpu, sud):
+    """The configurations bench adds to the runner's list (issue 16):
+
+    - every ptrace-family mechanism pins its tracer to the benchmark's CPU
+      (ZPBENCH_TRACER_CPU): same-CPU placement, named as the mechanism;
+      `<name>-xcpu` pins it to another usable CPU (cross-CPU placement),
+      or is unsupported, saying why, on a one-CPU machine;
+    - sud-armed: no mechanism, but Syscall User Dispatch armed with the
+      selector at ALLOW (microbench/mb-sud-armed.so): the kernel's share of
+      lazy mode's cost. Unsupported where SUD is not (the machine probe).
+    """
+    others = [c for c in sorted(os.sched_getaffinity(0)) if c != cpu]
+    out = []
+    for m in mechs:
+        if m.family != "ptrace":
+            out.append(m)
+            continue
+        m.env["ZPBENCH_TRACER_CPU"] = str(cpu)
+        m.note += f" [tracer pinned to the tracee's CPU {cpu}]"
+        out.append(m)
+        if others:
+            x = Mechanism(m.name + "-xcpu", m.supported,
+                          m.note.split(" [")[0] + f" [tracer on CPU "
+                          f"{others[-1]}, tracee on {cpu}]", run_as=m.name,
+                          env={"ZPBENCH_TRACER_CPU": str(others[-1])},
+                          micro_only=True)
+        else:
+            x = Mechanism(m.name + "-xcpu", False, "one usable CPU: no "
+                          "cross-CPU placement of the tracer",
+                          run_as=m.name, micro_only=True)
+        out.append(x)
+    lib = os.path.join(build, "microbench", "mb-sud-armed.so")
+    if not os.path.exists(lib):
+        ok, why = False, f"{lib} is not built"
+    elif not (sud or {}).get("available"):
+        ok, why = False, "Syscall User Dispatch unavailable: " + \
+            str((sud or {}).get("error") or "the machine probe did not say")
+    else:
+        ok, why = True, "SUD armed, selector ALLOW, no handler, no hook " \
+            "(LD_PRELOAD mb-sud-armed.so)"
+    i = next((k + 1 for k, m in enumerate(out) if m.name == "sud"), len(out))
+    out.insert(i, Mechanism("sud-armed", ok, why, run_as="none",
+                            env={"LD_PRELOAD": lib}, micro_only=True,
+                            hooks=["pass"]))
+    return out
 
 
 def list_mechanisms(build):
@@ -412,12 +539,12 @@ _FALLBACK_ENV = {
 def mech_command(rs, mech, hook, argv):
     """(argv, extra env) running argv under mech with hook."""
     if rs.runner:
-        cmd = [rs.runner, f"--mech={mech.name}"]
-        if mech.name != "none":
+        cmd = [rs.runner, f"--mech={mech.run_as}"]
+        if mech.run_as != "none":
             cmd.append(f"--hook={hook}")
-        return cmd + ["--"] + argv, {}
-    if mech.name == "none":
-        return argv, {}
+        return cmd + ["--"] + argv, dict(mech.env)
+    if mech.run_as == "none":
+        return argv, dict(mech.env)
     env = dict(_FALLBACK_ENV[mech.name])
     env["LD_PRELOAD"] = os.path.join(rs.build, "hookcore", "libzpoline.so")
     env["ZPOLINE_HOOK"] = hook

@@ -4,9 +4,10 @@ mechanism x hook, one step per (case, mechanism, hook)."""
 
 import json
 import os
+import tempfile
 
-from .common import (StepFailed, StepSkipped, fmt_ns, log, mech_command,
-                     run_child, summarize)
+from .common import (StepFailed, StepSkipped, ci_diff, ci_ratio, fmt_ns, log,
+                     mech_command, run_child, summarize)
 
 STAGE = "micro"
 
@@ -58,14 +59,17 @@ class MicroStep:
     join the same record: a burst of load from elsewhere then hits a few
     samples of every configuration instead of all samples of one."""
 
-    def __init__(self, case, mech, hook, rnd, rounds):
+    def __init__(self, case, mech, hook, rnd, rounds, run=None):
         self.case = case
         self.mech = mech
         self.hook = hook
         self.round = rnd
-        self.label = f"{case:<11} {mech.name:<14} {hook:<5}"
+        self.run_no = run  # --stability: which of the two runs
+        self.label = f"{case:<11} {mech.name:<19} {hook:<5}"
         if rounds > 1:
             self.label += f" r{rnd}/{rounds}"
+        if run:
+            self.label += f" run {run}"
 
     def key(self):
         return {"stage": STAGE, "case": self.case, "mechanism": self.mech.name,
@@ -85,6 +89,12 @@ class MicroStep:
         cmd, env = mech_command(rs, self.mech, hook, argv)
         if hook == "null":
             env["ZPOLINE_NULL"] = null_nrs(self.case, rs)
+        tstats = None
+        if self.mech.family == "ptrace" and rs.runner:
+            # what the tracer did: stops and ptrace requests per call
+            fd, tstats = tempfile.mkstemp(prefix="zptracer-", suffix=".jsonl")
+            os.close(fd)
+            env["ZPBENCH_TRACER_STATS"] = tstats
         try:
             out = run_child(cmd, env, rs.step_timeout)
         except StepFailed as e:
@@ -99,6 +109,11 @@ class MicroStep:
                     f"{env['ZPOLINE_NULL']} itself breaks loading ({e})")
                 raise StepSkipped(rs.micro_dead[k])
             raise
+        finally:
+            tracer = _read_tracer(tstats) if tstats else None
+            if tstats:
+                env.pop("ZPBENCH_TRACER_STATS", None)  # a temporary path
+                os.unlink(tstats)
         try:
             doc = json.loads(out)
             points = doc["points"]
@@ -108,7 +123,7 @@ class MicroStep:
         records = rs.results.doc["records"]
         medians = []
         for p in points:
-            rk = k + (_key(p["args"]),)
+            rk = k + (_key(p["args"]), self.run_no)
             i = rs.micro_index.get(rk)
             if i is None:
                 rs.micro_index[rk] = len(records)
@@ -116,6 +131,7 @@ class MicroStep:
                     "stage": STAGE,
                     "case": self.case,
                     "args": p["args"],
+                    **({"run": self.run_no} if self.run_no else {}),
                     "mechanism": self.mech.name,
                     "family": self.mech.family,
                     "variant": self.mech.variant,
@@ -133,6 +149,8 @@ class MicroStep:
             rec["rounds"] += 1
             rec["iterations"].append(p["iterations"])
             rec.update(summarize(rec["samples"]))
+            if tracer:
+                _add_tracer(rec, tracer)
             rec.update({
                 "vs_none": None,
                 "syscalls_per_op": doc["syscalls_per_op"],
@@ -155,21 +173,57 @@ def _key(args):
     return json.dumps(args, sort_keys=True)
 
 
+TRACER_COUNTS = ("stops", "syscall_stops", "seccomp_stops", "entries",
+                 "resume", "get_syscall_info", "getregs", "setregs")
+
+
+def _read_tracer(path):
+    """The tracer's ZPBENCH_TRACER_STATS line (the runner's), or None."""
+    try:
+        with open(path) as f:
+            lines = [json.loads(ln) for ln in f if ln.strip()]
+    except (OSError, ValueError):
+        return None
+    return lines[-1] if lines else None
+
+
+def _add_tracer(rec, line):
+    """Sums the tracer's counts over the runs of a record and derives the
+    per-call figures: stops and ptrace requests per system call entry
+    (warm-up and the loader's calls included: they follow the same path)."""
+    t = rec.setdefault("tracer", {k: 0 for k in TRACER_COUNTS})
+    for k in TRACER_COUNTS:
+        t[k] += int(line.get(k) or 0)
+    t["tracer_cpu"] = line.get("tracer_cpu")
+    n = t["entries"]
+    t["per_call"] = {k: (t[k] / n if n else None) for k in
+                     ("stops", "get_syscall_info", "getregs", "setregs")}
+    # every stop is resumed with one more ptrace request
+    t["per_call"]["ptrace_requests"] = (
+        (t["resume"] + t["get_syscall_info"] + t["getregs"] +
+         t["setregs"]) / n if n else None)
+
+
 def _refresh_vs_none(records):
     """vs_none of every record from the current medians of `none`. A null
     hook keeps the call out of the kernel: its median is the mechanism's
     own round trip, not an overhead, so it gets none."""
-    base = {(r["case"], _key(r["args"])): r["median"] for r in records
+    base = {(r["case"], _key(r["args"]), r.get("run")): r for r in records
             if r["stage"] == STAGE and r["mechanism"] == "none"}
     for r in records:
         if r["stage"] != STAGE:
             continue  # other stages keep their own vs_none
-        b = base.get((r["case"], _key(r["args"])))
+        br = base.get((r["case"], _key(r["args"]), r.get("run")))
+        b = br["median"] if br else None
         if r["hook"] in ("none", "null") or b is None:
             r["vs_none"] = None
         else:
             r["vs_none"] = {"overhead_ns": r["median"] - b,
-                            "ratio": r["median"] / b if b else None}
+                            "ratio": r["median"] / b if b else None,
+                            "ratio_ci95": ci_ratio(r["samples"],
+                                                   br["samples"]),
+                            "overhead_ci95": ci_diff(r["samples"],
+                                                     br["samples"])}
 
 
 def plan(rs):
@@ -177,16 +231,29 @@ def plan(rs):
     rs.micro_index = {}  # (case, mech, hook, args) -> index in records
     rs.micro_dead = {}   # (case, mech, hook) -> why later rounds skip it
     steps, skipped = [], []
-    for rnd in range(1, rs.rounds + 1):
+    # --stability: the same matrix twice, interleaved by rounds (run 1,
+    # run 2, run 1, ...), so both runs see the same drifts of the machine
+    runs = [1, 2] if getattr(rs, "stability", False) else [None]
+    for rnd, run in [(r, x) for r in range(1, rs.rounds + 1) for x in runs]:
         for case in rs.cases:
             for mech in rs.mechs:
                 hooks = ["none"] if mech.name == "none" else rs.hooks
+                if mech.hooks is not None:
+                    for h in hooks:
+                        if h not in mech.hooks and rnd == 1 and run in (
+                                None, 1):
+                            skipped.append({
+                                "stage": STAGE, "case": case,
+                                "mechanism": mech.name, "hook": h,
+                                "reason": f"{mech.name} has no hook: it "
+                                          f"runs as {'/'.join(mech.hooks)}"})
+                    hooks = [h for h in hooks if h in mech.hooks]
                 for hook in hooks:
                     # the sled's slope is the mechanism's own path: null
                     # shows it; pass adds a kernel call (with --full)
                     if case == "sled" and hook == "pass" and not rs.full \
                             and not rs.quick:
-                        if rnd == 1:
+                        if rnd == 1 and run in (None, 1):
                             skipped.append({
                                 "stage": STAGE, "case": case,
                                 "mechanism": mech.name, "hook": hook,
@@ -194,13 +261,14 @@ def plan(rs):
                                           "with pass runs with --full"})
                         continue
                     if hook == "null" and CASES[case].no_null:
-                        if rnd == 1:
+                        if rnd == 1 and run in (None, 1):
                             skipped.append({
                                 "stage": STAGE, "case": case,
                                 "mechanism": mech.name, "hook": hook,
                                 "reason": CASES[case].no_null})
                         continue
-                    steps.append(MicroStep(case, mech, hook, rnd, rs.rounds))
+                    steps.append(MicroStep(case, mech, hook, rnd, rs.rounds,
+                                           run))
     return steps, skipped
 
 
@@ -209,9 +277,11 @@ def _row(rec):
     vs = rec["vs_none"]
     over = f"{vs['overhead_ns']:+.0f}" if vs else "-"
     ratio = f"x{vs['ratio']:.2f}" if vs and vs["ratio"] is not None else "-"
-    return (f"{rec['case']:<11} {rec['mechanism']:<14} {rec['hook']:<5} "
+    rel = rec.get("iqr_rel")
+    rel = f"{rel * 100:.0f}%" if rel is not None else "-"
+    return (f"{rec['case']:<11} {rec['mechanism']:<19} {rec['hook']:<5} "
             f"{fmt_ns(rec['median']):>8} {fmt_ns(sp['min']):>8}-"
-            f"{fmt_ns(sp['max']):<8} {fmt_ns(sp['iqr']):>7} "
+            f"{fmt_ns(sp['max']):<8} {fmt_ns(sp['iqr']):>7} {rel:>5} "
             f"{over:>9} {ratio:>8}")
 
 
@@ -221,15 +291,27 @@ def report(records):
     recs = [r for r in records if r["stage"] == STAGE]
     plain = [r for r in recs if r["case"] != "sled"]
     if plain:
-        log(f"{'case':<11} {'mechanism':<14} {'hook':<5} {'median':>8} "
-            f"{'min-max':^17} {'IQR':>7} {'+ns/none':>9} {'x none':>8}"
-            "   (ns/op)")
+        log(f"{'case':<11} {'mechanism':<19} {'hook':<5} {'median':>8} "
+            f"{'min-max':^17} {'IQR':>7} {'IQR/m':>5} {'+ns/none':>9} "
+            f"{'x none':>8}   (ns/op)")
         last = None
         for r in plain:
             if last and last != r["case"]:
                 log()
             last = r["case"]
             log(_row(r))
+        tr = [r for r in plain if r.get("tracer")]
+        if tr:
+            log()
+            log("ptrace tracer, per system call: stops and ptrace requests "
+                "(counted by the tracer)")
+            for r in tr:
+                pc = r["tracer"]["per_call"]
+                log(f"  {r['case']:<11} {r['mechanism']:<19} {r['hook']:<5} "
+                    + "  ".join(f"{k} {pc[k]:.2f}" for k in
+                                ("stops", "ptrace_requests",
+                                 "get_syscall_info", "getregs", "setregs")
+                                if pc.get(k) is not None))
         if any(r["hook"] == "null" for r in plain):
             log("(null: the hook answers the call itself, so the median is the "
                 "mechanism's own round trip)")
@@ -246,3 +328,74 @@ def report(records):
             cells = [fmt_ns(by_nr[n]["median"]) if n in by_nr else "-"
                      for n in nrs]
             log(f"{mech:<14} {hook:<5} " + " ".join(f"{c:>6}" for c in cells))
+
+
+# ---- --stability ----------------------------------------------------------
+
+# Deviation between the two runs that counts as repeatable (issue 16: the
+# ratios within +-5 % between reruns on a quiet machine).
+STABLE = 0.05
+
+
+def stability(records):
+    """Per metric, the second run over the first: the median ns/op and,
+    where there is one, the ratio to none. Returns {"threshold", "rows",
+    "summary"}; a row's `dev` is run2/run1 - 1 (0.03 = 3 % higher)."""
+    by = {}
+    for r in records:
+        if r["stage"] == STAGE and r.get("run") in (1, 2):
+            by.setdefault((r["case"], _key(r["args"]), r["mechanism"],
+                           r["hook"]), {})[r["run"]] = r
+    rows = []
+    for (case, args, mech, hook), runs in by.items():
+        if 1 not in runs or 2 not in runs:
+            continue
+        a, b = runs[1], runs[2]
+        row = {"case": case, "args": json.loads(args), "mechanism": mech,
+               "hook": hook, "median_1": a["median"], "median_2": b["median"],
+               "median_dev": b["median"] / a["median"] - 1 if a["median"]
+               else None,
+               "ratio_1": None, "ratio_2": None, "ratio_dev": None}
+        ra, rb = a.get("vs_none") or {}, b.get("vs_none") or {}
+        if ra.get("ratio") and rb.get("ratio"):
+            row.update({"ratio_1": ra["ratio"], "ratio_2": rb["ratio"],
+                        "ratio_dev": rb["ratio"] / ra["ratio"] - 1})
+        rows.append(row)
+    summary = {}
+    for metric in ("median_dev", "ratio_dev"):
+        devs = sorted(abs(r[metric]) for r in rows if r[metric] is not None)
+        if devs:
+            summary[metric] = {
+                "n": len(devs), "median_abs": devs[len(devs) // 2],
+                "max_abs": devs[-1],
+                "within": sum(1 for d in devs if d <= STABLE)}
+    by_mech = {}
+    for r in rows:
+        if r["ratio_dev"] is not None:
+            by_mech.setdefault(r["mechanism"], []).append(abs(r["ratio_dev"]))
+        elif r["hook"] == "null" or r["mechanism"] == "none":
+            by_mech.setdefault(r["mechanism"] + " (ns)", []).append(
+                abs(r["median_dev"]))
+    return {"threshold": STABLE, "rows": rows, "summary": summary,
+            "by_mechanism": {m: {"n": len(d), "max_abs": max(d),
+                                 "within": sum(1 for x in d if x <= STABLE)}
+                             for m, d in by_mech.items()}}
+
+
+def stability_report(st):
+    log()
+    log(f"rerun stability: run 2 / run 1 - 1, per metric (within = |dev| <= "
+        f"{st['threshold'] * 100:.0f} %)")
+    for metric, s in st["summary"].items():
+        log(f"  {metric:<11} {s['within']}/{s['n']} within, median |dev| "
+            f"{s['median_abs'] * 100:.1f} %, max {s['max_abs'] * 100:.1f} %")
+    log(f"  {'configuration':<24} {'within':>8} {'max |dev|':>9}")
+    for m, s in st["by_mechanism"].items():
+        log(f"  {m:<24} {s['within']:>3}/{s['n']:<4} "
+            f"{s['max_abs'] * 100:>8.1f}%")
+    worst = sorted((r for r in st["rows"] if r["ratio_dev"] is not None),
+                   key=lambda r: -abs(r["ratio_dev"]))[:5]
+    if worst:
+        log("  largest ratio deviations: " + "; ".join(
+            f"{r['case']} {r['mechanism']} {r['hook']} "
+            f"{r['ratio_dev'] * 100:+.1f} %" for r in worst))
