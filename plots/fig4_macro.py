@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Figure 4: server throughput (redis, nginx) under each mechanism
-relative to the same server under `none`, one panel per hook; whiskers
-from the min and max repetition (over none's median)."""
+relative to the same server under `none`, one panel per hook, and, where
+the results record it, the server side's CPU time per request (server
+process tree + ptrace tracer) - the mechanism's cost, which a client-bound
+throughput hides. Whiskers: bootstrap 95 % intervals (of the ratio to
+none; of the median CPU time), min-max for files without them. A "C" over
+a CPU bar: in that many samples the load generator was the bottleneck."""
 
 import os
 import sys
@@ -18,7 +22,16 @@ def draw(rs, fig):
     if not cases:
         raise NoData("no macro records with a throughput unit (…/s) and a "
                      "`none` baseline")
-    axes = fig.subplots(1, len(hooks), sharey=True, squeeze=False)[0]
+    ccases, cmechs, cdata = zpresults.macro_cpu_rows(rs)
+    if ccases:
+        grid = fig.add_gridspec(2, len(hooks), height_ratios=[1, 1],
+                                hspace=0.55)
+        axes = [fig.add_subplot(grid[0, i]) for i in range(len(hooks))]
+        for ax in axes[1:]:
+            ax.sharey(axes[0])
+        cpu_panel(fig.add_subplot(grid[1, :]), ccases, cmechs, cdata)
+    else:
+        axes = fig.subplots(1, len(hooks), sharey=True, squeeze=False)[0]
     width = 0.84 / max(len(mechs), 1)
     for ax, hook in zip(axes, hooks):
         for j, m in enumerate(mechs):
@@ -44,12 +57,50 @@ def draw(rs, fig):
     h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, loc="upper center", ncol=min(len(mechs), 8),
                fontsize=8, frameon=False)
-    fig.suptitle("Server throughput under each mechanism (100 % = none)",
-                 y=0.9, fontsize=11, va="bottom")
-    fig.subplots_adjust(top=0.84, bottom=0.2, left=0.08, right=0.99,
-                        wspace=0.05)
-    return "bars: median, whiskers: min-max of the repetitions"
+    fig.suptitle("Server throughput under each mechanism (100 % = none)"
+                 + (" and CPU time per request" if ccases else ""),
+                 y=0.93 if ccases else 0.9, fontsize=11, va="bottom")
+    fig.subplots_adjust(top=0.87 if ccases else 0.84,
+                        bottom=0.1 if ccases else 0.2, left=0.08,
+                        right=0.99, wspace=0.05)
+    return ("bars: median; whiskers: bootstrap 95 % interval (min-max "
+            "where the file has none); C = client-bound samples")
+
+
+def cpu_panel(ax, cases, mechs, data):
+    """CPU us per request, pass hook and none, log scale (ptrace's cost is
+    tens of times the others')."""
+    width = 0.84 / max(len(mechs), 1)
+    for j, m in enumerate(mechs):
+        xs, v, lo, hi, cb = [], [], [], [], []
+        for i, c in enumerate(cases):
+            d = data.get((c, m))
+            if d is None:
+                continue
+            xs.append(i - 0.42 + (j + 0.5) * width)
+            v.append(d[0])
+            lo.append(max(d[0] - d[1], 0))
+            hi.append(max(d[2] - d[0], 0))
+            cb.append(d[3])
+        if not xs:
+            continue
+        bars = ax.bar(xs, v, width, yerr=[lo, hi], capsize=1.5,
+                      error_kw=dict(lw=0.6), label=m,
+                      color=mplcommon.mech_color(m))
+        for b, n in zip(bars, cb):
+            if n:
+                ax.annotate(f"C{n}", (b.get_x() + b.get_width() / 2,
+                                      b.get_height()), xytext=(0, 2),
+                            textcoords="offset points", ha="center",
+                            va="bottom", fontsize=5.5, color="#b00000")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(cases)))
+    ax.set_xticklabels(cases, fontsize=8)
+    ax.set_ylabel("server CPU us per request\n(+ tracer; log scale)")
+    ax.set_title("CPU time per request, pass hook (none: no hook)",
+                 fontsize=10)
+    ax.grid(axis="y", which="both", lw=0.3, alpha=0.5)
 
 
 if __name__ == "__main__":
-    sys.exit(mplcommon.run("fig4-macro", draw, __doc__, size=(11, 5)))
+    sys.exit(mplcommon.run("fig4-macro", draw, __doc__, size=(11, 8)))

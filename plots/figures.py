@@ -29,8 +29,10 @@ FIGS = [
     ("fig1-getpid", "fig1_getpid", "getpid cost per mechanism (null, pass)"),
     ("fig2-io", "fig2_io", "I/O microbenchmarks per mechanism"),
     ("fig3-sled", "fig3_sled", "sled cost by syscall number, nop vs fast"),
-    ("fig4-macro", "fig4_macro", "redis/nginx throughput relative to none"),
+    ("fig4-macro", "fig4_macro", "redis/nginx throughput relative to none, "
+     "CPU time per request"),
     ("fig5-coverage", "fig5_coverage", "dynamic coverage matrix"),
+    ("fig6-startup", "fig6_startup", "start-up cost per mechanism"),
 ]
 EXIT_NODATA = 77
 PYTHON = "/usr/bin/python3"  # Debian's, where python3-matplotlib lives

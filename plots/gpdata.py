@@ -155,11 +155,49 @@ def fig4(rs, out):
                 cells += [_num(v), _num(lo), _num(hi)]
             lines.append(" ".join(cells))
         lines += ["", ""]
+    # the CPU panel (files with cpu_us only): one more block, last index
+    ccases, cmechs, cdata = zpresults.macro_cpu_rows(rs)
+    if ccases:
+        lines.append(" ".join([_word("case")] +
+                              [f"{_word(m)} lo hi cb" for m in cmechs]))
+        for c in ccases:
+            cells = [_word(c)]
+            for m in cmechs:
+                v = cdata.get((c, m), (None, None, None, None))
+                cells += [_num(v[0]), _num(v[1]), _num(v[2]),
+                          _num(v[3]) if v[3] else MISSING]
+            lines.append(" ".join(cells))
+        lines += ["", ""]
     return _write(out, "fig4-macro", lines,
                   {"nmech": len(mechs), "nhooks": len(hooks),
                    "colors": _colors(mechs),
-                   "hooks": " ".join(hooks)}, rs,
-                  "bars: median, whiskers: min-max; 100 % = none")
+                   "hooks": " ".join(hooks),
+                   "ncpumech": len(cmechs) if ccases else 0,
+                   "cpucolors": _colors(cmechs)}, rs,
+                  "bars: median, whiskers: bootstrap 95 % interval "
+                  "(min-max without one); 100 % = none; C = client-bound")
+
+
+def fig6(rs, out):
+    cases, configs, data, runner = zpresults.startup_rows(rs)
+    if not cases:
+        raise NoData("no startup records with a `none` baseline")
+    lines = []
+    for c in cases:
+        for k in configs:
+            v = data.get((c, k), (None, None, None))
+            lines.append(" ".join([_word(k), _num(v[0]), _num(v[1]),
+                                   _num(v[2])]))
+        lines += ["", ""]
+    extra = "whiskers: bootstrap 95 % interval"
+    if runner:
+        extra += "; the runner itself adds " + ", ".join(
+            f"{c} {r[0]:+.2f} ms" for c, r in runner.items())
+    titles = ["/bin/true" if c == "true" else "python3 -c pass"
+              if c == "python3" else c for c in cases]
+    return _write(out, "fig6-startup", lines,
+                  {"ncases": len(cases), "titles": "|".join(titles)}, rs,
+                  extra)
 
 
 def fig5(rs, out):
@@ -181,4 +219,4 @@ def fig5(rs, out):
 
 
 FIGURES = {"fig1-getpid": fig1, "fig2-io": fig2, "fig3-sled": fig3,
-           "fig4-macro": fig4, "fig5-coverage": fig5}
+           "fig4-macro": fig4, "fig5-coverage": fig5, "fig6-startup": fig6}

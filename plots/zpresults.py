@@ -14,12 +14,14 @@ import glob
 import json
 import math
 import os
+import random
 import statistics
 
 # The order of `zpbench-run --list`; mechanisms not listed here follow in
 # the order the results file gives them.
 MECH_ORDER = ["none", "preload", "ptrace", "ptrace-seccomp", "seccomp", "sud",
-              "zpoline", "zpoline-nop", "zpoline-xsave", "zpoline-gpr"]
+              "zpoline", "zpoline-nop", "zpoline-xsave", "zpoline-gpr",
+              "ptrace-xcpu", "ptrace-seccomp-xcpu", "sud-armed", "lazypoline"]
 
 # The results of a `null` hook answered by the hook itself: -ENOSYS from a
 # raw syscall, -1 (errno ENOSYS) through libc.
@@ -36,6 +38,11 @@ def _load_json(path):
             return json.load(f)
     except (OSError, ValueError) as e:
         raise ResultsError(f"{path}: not a readable results file ({e})")
+
+
+def _is_stability(doc):
+    return bool((doc.get("options") or {}).get("stability")) or \
+        "stability" in doc
 
 
 def _doc_key(item):
@@ -69,6 +76,14 @@ class ResultSet:
                 raise ResultsError(f"{path}: no \"records\" list: not a "
                                    "results file (results/README.md)")
             docs = [(self.path, d)]
+        # a --stability run (two records per configuration) is read only
+        # for its deviation table, never as a stage's records
+        self.stability_docs = sorted(
+            [(p, d) for p, d in docs if _is_stability(d)], key=_doc_key)
+        docs = [(p, d) for p, d in docs if not _is_stability(d)]
+        if not docs:
+            raise ResultsError(f"{path}: only a --stability run here; give "
+                               "a bench results file")
         self.docs = sorted(docs, key=_doc_key)
         # newest document per stage
         self._stage_doc = {}
@@ -148,7 +163,9 @@ class ResultSet:
 
 # One colour per mechanism, the same in every figure and both engines.
 PALETTE = ["#4d4d4d", "#8c564b", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd",
-           "#1f77b4", "#17becf", "#2ca02c", "#e377c2", "#7f7f7f", "#aec7e8"]
+           "#1f77b4", "#17becf", "#2ca02c", "#e377c2",
+           "#ff9896", "#ffbb78", "#c5b0d5", "#98df8a",
+           "#7f7f7f", "#aec7e8"]
 
 
 def mech_color(m):
@@ -177,7 +194,12 @@ def median_of(rec):
 
 
 def whiskers(rec):
-    """(low, high) of the repetitions: min and max of the samples."""
+    """(low, high) of a record's error bar: the bootstrap 95 % interval of
+    the median where the file has one (results/README.md), else the min
+    and max of the samples (files written before it)."""
+    ci = rec.get("median_ci95")
+    if ci and ci.get("lo") is not None:
+        return ci["lo"], ci["hi"]
     sp = rec.get("spread") or {}
     lo, hi = sp.get("min"), sp.get("max")
     if (lo is None or hi is None) and rec.get("samples"):
@@ -203,6 +225,60 @@ def by_key(records, *fields):
 
 def args_key(rec):
     return json.dumps(rec.get("args") or {}, sort_keys=True)
+
+
+# ---- bootstrap intervals --------------------------------------------------
+#
+# The same percentile bootstrap as scripts/benchlib/common.py (which stores
+# the intervals of medians and of ratios to none in the results): 2000
+# resamples, seed 16, so a report computed twice prints the same interval.
+# The report uses these for the ratios it forms itself (zpoline / peer,
+# paper vs here), from the samples the file holds.
+
+BOOT_N = 2000
+BOOT_SEED = 16
+
+
+def _boot_medians(xs, rng):
+    return [statistics.median(rng.choices(xs, k=len(xs)))
+            for _ in range(BOOT_N)]
+
+
+def _pct(xs, q):
+    pos = q * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def ratio_ci(num, den, level=0.95):
+    """(lo, hi) of median(num) / median(den) with both sample lists
+    resampled independently, or None with fewer than 2 samples a side."""
+    xs = [x for x in (num or []) if x is not None]
+    ys = [y for y in (den or []) if y is not None]
+    if len(xs) < 2 or len(ys) < 2:
+        return None
+    rng = random.Random(BOOT_SEED)
+    b = sorted(x / y for x, y in zip(_boot_medians(xs, rng),
+                                     _boot_medians(ys, rng)) if y)
+    if not b:
+        return None
+    a = (1 - level) / 2
+    return _pct(b, a), _pct(b, 1 - a)
+
+
+def rec_ratio_ci(a, b):
+    """ratio_ci of two records' samples (None when either is missing)."""
+    if not a or not b:
+        return None
+    return ratio_ci(a.get("samples"), b.get("samples"))
+
+
+def fmt_ci(ci, fmt="{:.2f}"):
+    """" [lo-hi]" for a table cell, "" without an interval."""
+    if not ci:
+        return ""
+    return " [" + fmt.format(ci[0]) + "-" + fmt.format(ci[1]) + "]"
 
 
 # ---- captions and formatting --------------------------------------------
@@ -353,13 +429,80 @@ def macro_rows(rs):
             cases.append(r["case"])
         if r["hook"] not in hooks:
             hooks.append(r["hook"])
-        lo, hi = whiskers(r)
+        ci = (r.get("vs_none") or {}).get("ratio_ci95")
+        if ci:  # the interval of the ratio itself (both sides resampled)
+            lo, hi = ci["lo"] * b, ci["hi"] * b
+        else:
+            lo, hi = whiskers(r)
         data[(r["case"], r["mechanism"], r["hook"])] = (
             100.0 * median_of(r) / b, 100.0 * lo / b, 100.0 * hi / b)
     mechs = [m for m in rs.mechanisms() if any(k[1] == m for k in data)]
     hooks = [h for h in ("pass", "count") if h in hooks] + \
         [h for h in hooks if h not in ("pass", "count")]
     return cases, mechs, data, hooks
+
+
+def macro_cpu_rows(rs, hook="pass"):
+    """(cases, mechanisms, {(case, mech): (median, lo, hi, client_bound)}):
+    CPU us per request of the server side (server process tree + tracer)
+    under `hook` and `none`, with its bootstrap interval; client_bound is
+    the number of samples whose load generator was >= 95 % busy. Empty for
+    files written before these fields."""
+    recs = [r for r in rs.records("macro") if r.get("cpu_us") and
+            r["cpu_us"].get("median") is not None and
+            r.get("hook") in (hook, "none")]
+    cases, data = [], {}
+    for r in recs:
+        if r["case"] not in cases:
+            cases.append(r["case"])
+        c = r["cpu_us"]
+        ci = c.get("ci95") or {}
+        data[(r["case"], r["mechanism"])] = (
+            c["median"], ci.get("lo", c["median"]), ci.get("hi", c["median"]),
+            r.get("client_bound_samples") or 0)
+    mechs = [m for m in rs.mechanisms() if any(k[1] == m for k in data)]
+    return cases, mechs, data
+
+
+STARTUP_SHOWN = [("zpoline", "cache=warm"), ("zpoline", "cache=cold"),
+                 ("zpoline", "rewrite=sweep"), ("lazypoline", "")]
+
+
+def startup_rows(rs):
+    """(cases, configs, {(case, config): (added ms, lo, hi)}, runner):
+    ms each configuration adds to a start-up over `none` through the
+    runner, with the bootstrap interval of that difference; runner =
+    {case: (none through the runner - direct, runner-only)} in ms, where
+    recorded (issue 16: what starting through zpbench-run costs)."""
+    recs = rs.records("startup")
+    cases, data, runner = [], {}, {}
+    base = {r["case"]: r for r in recs if r.get("mechanism") == "none"
+            and not r.get("variant")}
+    direct = {r["case"]: r for r in recs if r.get("mechanism") == "none"
+              and r.get("variant") == "direct"}
+    only = next((r for r in recs if r.get("variant") == "runner-only"), None)
+    for r in recs:
+        if r.get("mechanism") == "none" or r["case"] not in base:
+            continue
+        if r["case"] not in cases:
+            cases.append(r["case"])
+        vs = r.get("vs_none") or {}
+        add = vs.get("overhead_ms")
+        if add is None:
+            add = median_of(r) - median_of(base[r["case"]])
+        ci = vs.get("overhead_ci95") or {}
+        label = r["mechanism"] + (f" {r['variant']}" if r.get("variant")
+                                  else "")
+        data[(r["case"], label)] = (add, ci.get("lo", add), ci.get("hi", add))
+    configs = [f"{m} {v}".strip() for m, v in STARTUP_SHOWN
+               if any(k[1] == f"{m} {v}".strip() for k in data)]
+    configs += sorted({k[1] for k in data} - set(configs))
+    for c in cases:
+        if c in direct:
+            runner[c] = (median_of(base[c]) - median_of(direct[c]),
+                         median_of(only) if only else None,
+                         median_of(direct[c]))
+    return cases, configs, data, runner
 
 
 def coverage_value(rec):

@@ -14,7 +14,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import (FIXTURE, PLOTS, PYTHON, check_file, fail,  # noqa: E402
                      run)
 
-FIGS = ["fig1-getpid", "fig2-io", "fig3-sled", "fig4-macro", "fig5-coverage"]
+FIGS = ["fig1-getpid", "fig2-io", "fig3-sled", "fig4-macro", "fig5-coverage",
+        "fig6-startup"]
 
 tmp = tempfile.mkdtemp(prefix="zpt-figures-")
 try:
@@ -49,7 +50,7 @@ try:
              os.path.join(tmp, "m")])
     if p.returncode != 0:
         fail(f"figures.py on micro only: exit {p.returncode}: {p.stderr}")
-    for f in ("fig4-macro", "fig5-coverage"):
+    for f in ("fig4-macro", "fig5-coverage", "fig6-startup"):
         if f"{f}: skipped" not in p.stdout:
             fail(f"no skip message for {f}: {p.stdout}")
         if os.path.exists(os.path.join(tmp, "m", f"{f}.png")):
@@ -60,4 +61,4 @@ try:
         fail(f"bad input accepted: {p.returncode} {p.stderr}")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-print("ok: 5 figures x 2 engines from the fixture; skips and bad input")
+print("ok: 6 figures x 2 engines from the fixture; skips and bad input")

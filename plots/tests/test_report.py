@@ -126,8 +126,8 @@ try:
         if want not in md:
             fail(f"report.md lacks {want!r}")
     imgs = re.findall(r"<img [^>]*src='([^']*)'", page)
-    if len(imgs) != 5:
-        fail(f"{len(imgs)} images in report.html, want 5")
+    if len(imgs) != 6:
+        fail(f"{len(imgs)} images in report.html, want 6")
     if any(not s.startswith("data:image/png;base64,") for s in imgs):
         fail("an image of report.html is not inlined")
     if re.search(r"(src|href)=['\"](?!data:)", page):
