@@ -86,7 +86,7 @@ PROFILES = {
     "full": {"wrk_s": 5, "redis_s": 5.0, "min": {1: 20000, 16: 160000},
              "cap": {1: 5000000, 16: 50000000}},
 }
-REDIS_MARGIN = 1.2
+REDIS_MARGIN = 1.1
 # The default run keeps to its time budget with the unpipelined redis
 # cases and the small nginx file (the cases where the mechanism's cost per
 # request shows most); --full or ZPB_MACRO_CASES adds the others.
