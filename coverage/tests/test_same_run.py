@@ -35,28 +35,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 from harness import corpus, dynamic, observe  # noqa: E402
 
 MARK, GETPID = 110, 39
-# (check, mechanism) -> why it is expected to fail (hookcore/hooks/zphooks.c
-# is another engineer's; reported, not fixed here).
-XFAIL = {
-    ("tt-tree bypassed", "zpoline"):
-        "a vfork / posix_spawn child (CLONE_VM) reports the parent's "
-        "bypasses (own_bypasses() subtracts a base set only in a child "
-        "with its own address space, and the shared counter is not "
-        "reset), and the parent reports them again: the records' "
-        "`bypassed` exceeds the bypasses observed",
-    ("tt-tree bypassed", "lazypoline"):
-        "same as zpoline (the vfork / posix_spawn child's record repeats "
-        "the parent's bypasses)",
-    ("tt-tree per image", "zpoline"):
-        "a vfork / posix_spawn child (CLONE_VM) shares the parent's count "
-        "table and flushes it at its execve: the parent's calls so far are "
-        "reported under the child's pid, and missing from the parent's "
-        "record (zph_run resets counts only in a child with its own "
-        "address space); the tree's sum stays exact",
-    ("tt-tree per image", "lazypoline"):
-        "same as zpoline: the vfork / posix_spawn child flushes the "
-        "parent's counts",
-}
+# (check, mechanism) -> why it is expected to fail: known defects of hookcore
+# that are reported and not fixed yet.
+XFAIL = {}  # none now: vfork children's records fixed in zphooks.c
 failures, xfailed, xpassed = [], [], []
 
 
