@@ -74,6 +74,27 @@ def check_record(r, w, hooks_of):
     else:
         check(sc is None, f"{w}.server_syscalls {sc} without count")
     check("zpbench-run" in " ".join(r["command"]), f"{w}.command")
+    # issue 16: CPU per request, the load generator's utilisation
+    cpu = r.get("cpu_us_per_request")
+    check(isinstance(cpu, list) and len(cpu) == len(s) and
+          all(isinstance(x, NUM) and x >= 0 for x in cpu),
+          f"{w}.cpu_us_per_request {cpu}")
+    tr = r.get("tracer_us_per_request")
+    check(isinstance(tr, list) and len(tr) == len(s), f"{w}.tracer_us {tr}")
+    c = r.get("cpu_us")
+    check(isinstance(c, dict) and abs(c["median"] - statistics.median(cpu))
+          < 1e-9, f"{w}.cpu_us {c}")
+    util = r.get("load_utilisation")
+    cb = r.get("client_bound")
+    check(isinstance(util, list) and len(util) == len(s) and
+          all(isinstance(u, NUM) and 0 <= u <= 1.5 for u in util),
+          f"{w}.load_utilisation {util}")
+    check(cb == [u >= 0.95 for u in util] and
+          r.get("client_bound_samples") == sum(cb), f"{w}.client_bound {cb}")
+    check(isinstance(r.get("median_ci95"), dict), f"{w}.median_ci95")
+    if mech != "none":
+        check(isinstance(vs.get("ratio_ci95"), dict),
+              f"{w}.vs_none.ratio_ci95 {vs}")
 
 
 def main():

@@ -9,6 +9,7 @@ only: its context says so, and nothing in a report comes from it.
 
     plots/tests/mkfixture.py results/DATE-HOST/bench-TIME.json
     plots/tests/mkfixture.py --contexts
+    plots/tests/mkfixture.py --fidelity BENCH.json STABILITY.json
 
 --contexts derives from fixtures/small the fixtures whose contexts differ
 (the report's "why" column must follow them): ctx-pti-vm (PTI on, under
@@ -253,8 +254,40 @@ def contexts():
             f.write("\n")
 
 
+FIDELITY = os.path.join(os.path.dirname(OUT), "fidelity")
+
+
+def fidelity(bench, stability):
+    """fixtures/fidelity: the issue-16 fields, from a real default run and
+    a real --stability run, trimmed (getpid micro records only, every
+    macro and startup record; no commands; the stability rows without
+    their records)."""
+    with open(bench) as f:
+        doc = json.load(f)
+    with open(stability) as f:
+        st = json.load(f)
+    doc["context"]["hostname"] = "fixture-fidelity"
+    doc["records"] = [{k: v for k, v in r.items()
+                       if k not in ("command", "env", "load_command")}
+                      for r in doc["records"]
+                      if r["stage"] in ("macro", "startup") or
+                      r["case"] == "getpid"]
+    doc["skipped"] = [x for x in doc["skipped"]
+                      if x.get("case") in ("getpid", None)]
+    st["context"]["hostname"] = "fixture-fidelity"
+    st["records"] = []
+    os.makedirs(FIDELITY, exist_ok=True)
+    for name, d in (("bench-fixture.json", doc),
+                    ("stability-fixture.json", st)):
+        with open(os.path.join(FIDELITY, name), "w") as f:
+            json.dump(d, f, indent=1)
+            f.write("\n")
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--contexts"]:
         contexts()
+    elif sys.argv[1:2] == ["--fidelity"] and len(sys.argv) == 4:
+        fidelity(sys.argv[2], sys.argv[3])
     else:
         main(sys.argv[1])
