@@ -42,15 +42,15 @@ do for [t in terms] {
         set origin 0, 0.04
         set size 1, top - 0.06
         set logscale y
-        set yrange [*:*]
+        set yrange [cpufloor:*]
         set xtics norotate
         set title "CPU time per request, pass hook (none: no hook); C = client-bound samples"
         set ylabel "server (+ tracer) CPU us per request"
-        plot for [i=0:ncpumech-1] dat index nhooks using (cx(i)):(column(2+4*i)):(cx(i)-cw/2):(cx(i)+cw/2):(column(2+4*i)/1000.0):(column(2+4*i)) \
+        plot for [i=0:ncpumech-1] dat index nhooks using (cx(i)):(column(2+4*i)):(cx(i)-cw/2):(cx(i)+cw/2):(cpufloor):(column(2+4*i)) \
                 with boxxyerror lc rgb word(cpucolors, i+1) title columnhead(2+4*i), \
              for [i=0:ncpumech-1] '' index nhooks using (cx(i)):(column(2+4*i)):(column(3+4*i)):(column(4+4*i)) \
                 with yerrorbars pt -1 lw 0.6 lc rgb "black" notitle, \
-             for [i=0:ncpumech-1] '' index nhooks using (cx(i)):(column(4+4*i)):(sprintf("C%d", column(5+4*i))) \
+             for [i=0:ncpumech-1] '' index nhooks using (cx(i)):(column(4+4*i)):(column(5+4*i) > 0 ? sprintf("C%d", column(5+4*i)) : "") \
                 with labels offset 0, 0.6 font ",7" tc rgb "#b00000" notitle, \
          '' index nhooks using 0:(NaN):xtic(1) notitle
         unset logscale y

@@ -94,6 +94,10 @@ def cpu_panel(ax, cases, mechs, data):
                             textcoords="offset points", ha="center",
                             va="bottom", fontsize=5.5, color="#b00000")
     ax.set_yscale("log")
+    if "none" in mechs:  # the only bar colour the upper legend lacks
+        h = [b for b, lab in zip(*ax.get_legend_handles_labels())
+             if lab == "none"]
+        ax.legend(h, ["none"], loc="upper left", fontsize=7, frameon=False)
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels(cases, fontsize=8)
     ax.set_ylabel("server CPU us per request\n(+ tracer; log scale)")

@@ -173,6 +173,9 @@ def fig4(rs, out):
                    "colors": _colors(mechs),
                    "hooks": " ".join(hooks),
                    "ncpumech": len(cmechs) if ccases else 0,
+                   # where the log-scale CPU bars start
+                   "cpufloor": zpresults.log_floor(
+                       [v[0] for v in cdata.values()]) if ccases else 1.0,
                    "cpucolors": _colors(cmechs)}, rs,
                   "bars: median, whiskers: bootstrap 95 % interval "
                   "(min-max without one); 100 % = none; C = client-bound")
