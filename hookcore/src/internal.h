@@ -135,6 +135,11 @@ int zp_exec_mappings(struct zp_range **out, size_t *n);
 /* Marks every current mapping as dealt with (after the hook is loaded). */
 int zp_rewrite_mark_known(void);
 
+/* x86len.c: the length of the instruction at p (at most max bytes), for
+ * the common integer encodings; 0 for anything else (ask Zydis). *site:
+ * a plain syscall/sysenter; *end: the flow does not go on after it. */
+int zp_insn_len(const uint8_t *p, size_t max, int *site, int *end);
+
 /* prove.c: is a candidate 0f 05 / 0f 34 a proven instruction? */
 enum { ZP_NOT_SITE = 0, ZP_SITE = 1, ZP_UNPROVEN = -1 };
 struct zp_prover;

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hookcore's own instruction-length decoder (x86len.c) against Zydis over
+ * the executable sections of real libraries: at every position a linear
+ * Zydis sweep visits (instruction starts, and the byte-by-byte resync
+ * through what Zydis cannot decode), x86len must either pass (0) or give
+ * exactly Zydis's length, the same syscall/sysenter verdict and the same
+ * "flow ends" verdict - and never accept what Zydis refuses. It must also
+ * take most of the instructions (else it is no faster). The proof of sites
+ * (prove.c) relies on this.
+ */
+#include <Zydis/Zydis.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "zpt.h"
+
+int zp_insn_len(const uint8_t *p, size_t max, int *site, int *end);
+
+static int zydis_end(const ZydisDecodedInstruction *in)
+{
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_RET:
+	case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
+	case ZYDIS_MNEMONIC_HLT: case ZYDIS_MNEMONIC_INT3: case ZYDIS_MNEMONIC_IRETQ:
+	case ZYDIS_MNEMONIC_IRETD:
+	case ZYDIS_MNEMONIC_IRET:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* 0 if the file is missing (skipped), else the number of mismatches */
+static long check(const char *path, long *taken, long *total)
+{
+	ZydisDecoder dec;
+	ZydisDecodedInstruction in;
+	struct stat sb;
+	long bad = 0;
+	int fd = open(path, O_RDONLY);
+	uint8_t *f;
+
+	if (fd < 0)
+		return 0;
+	fstat(fd, &sb);
+	f = mmap(NULL, sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (f == MAP_FAILED)
+		FAIL("mmap %s", path);
+	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	ZydisDecoderEnableMode(&dec, ZYDIS_DECODER_MODE_MINIMAL, ZYAN_TRUE);
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)f;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(f + eh->e_shoff);
+	for (int s = 0; s < eh->e_shnum; s++) {
+		if (sh[s].sh_type != SHT_PROGBITS || !(sh[s].sh_flags & SHF_EXECINSTR))
+			continue;
+		const uint8_t *lo = f + sh[s].sh_offset, *hi = lo + sh[s].sh_size;
+		for (const uint8_t *pc = lo; pc < hi;) {
+			int site, end, ok = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(
+						&dec, NULL, pc, hi - pc, &in));
+			int len = zp_insn_len(pc, hi - pc, &site, &end);
+
+			++*total;
+			if (len) {
+				++*taken;
+				if (!ok || len != in.length ||
+				    site != (in.mnemonic == ZYDIS_MNEMONIC_SYSCALL ||
+					     in.mnemonic == ZYDIS_MNEMONIC_SYSENTER) ||
+				    end != zydis_end(&in)) {
+					if (bad++ < 10) {
+						fprintf(stderr, "%s+0x%lx:", path,
+							(long)(pc - f));
+						for (int k = 0; k < 8 && pc + k < hi; k++)
+							fprintf(stderr, " %02x", pc[k]);
+						fprintf(stderr, ": x86len %d site %d end %d, "
+							"zydis %s len %d\n", len, site, end,
+							ok ? "ok" : "fails",
+							ok ? in.length : 0);
+					}
+				}
+			}
+			pc += ok ? in.length : 1;
+		}
+	}
+	munmap(f, sb.st_size);
+	return bad;
+}
+
+int main(void)
+{
+	static const char *const libs[] = {
+		"/usr/lib/x86_64-linux-gnu/libc.so.6",
+		"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+		"/usr/lib/x86_64-linux-gnu/libm.so.6",
+		"/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
+		"/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+		"/usr/bin/python3.11",
+	};
+	long bad = 0, taken = 0, total = 0;
+
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++)
+		bad += check(libs[i], &taken, &total);
+	printf("%ld positions, x86len took %ld (%.1f %%), %ld mismatches\n",
+	       total, taken, total ? 100.0 * taken / total : 0.0, bad);
+	if (!total)
+		FAIL("no library found to check against");
+	if (bad)
+		FAIL("%ld positions where x86len disagrees with Zydis", bad);
+	if (taken < total / 2)
+		FAIL("x86len takes only %ld of %ld: no faster than Zydis", taken,
+		     total);
+	return 0;
+}
