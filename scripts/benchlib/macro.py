@@ -26,7 +26,7 @@ import sys
 import time
 
 from .common import (BenchError, StepFailed, StepSkipped, ci_median,
-                     ci_ratio, list_mechanisms, log, summarize)
+                     ci_vs, list_mechanisms, log, summarize)
 
 _MACRODIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "macrobench")
@@ -279,7 +279,7 @@ class MacroStep:
         rec["wall_s"].append(s.get("wall_s"))
         rec.update(summarize(rec["samples"]))
         cs = [x for x in rec["cpu_us_per_request"] if x is not None]
-        rec["cpu_us"] = {"median": _median(cs), "ci95": ci_median(cs),
+        rec["cpu_us"] = {"median": _median(cs), "ci95": None,
                          "unit": "CPU us per request (server + tracer)"}
         rec["client_bound_samples"] = sum(1 for b in rec["client_bound"]
                                           if b)
@@ -322,7 +322,19 @@ def _median(xs):
     return summarize(xs)["median"] if xs else None
 
 
-def _refresh_vs_none(records):
+def finalize(records):
+    """Bootstrap intervals, once, at the end of the run (micro.finalize)."""
+    for r in records:
+        if r["stage"] != STAGE:
+            continue
+        r["median_ci95"] = ci_median(r["samples"])
+        cs = [x for x in r.get("cpu_us_per_request") or [] if x is not None]
+        if r.get("cpu_us"):
+            r["cpu_us"]["ci95"] = ci_median(cs)
+    _refresh_vs_none(records, ci=True)
+
+
+def _refresh_vs_none(records, ci=False):
     """vs_none: throughput ratio to `none` for the same case (1.0 = as fast
     as none, 0.5 = half its requests per second)."""
     base = {r["case"]: r for r in records
@@ -337,16 +349,17 @@ def _refresh_vs_none(records):
         else:
             ratio = r["median"] / b
             r["vs_none"] = {"ratio": ratio, "change_pct": (ratio - 1) * 100,
-                            "ratio_ci95": ci_ratio(r["samples"],
-                                                   br["samples"])}
+                            "ratio_ci95": ci_vs(r["samples"],
+                                                br["samples"])[0]
+                            if ci else None}
             # the cost side: CPU per request relative to none's
             cb = (br.get("cpu_us") or {}).get("median")
             cm = (r.get("cpu_us") or {}).get("median")
             if cb and cm is not None:
                 r["vs_none"]["cpu_ratio"] = cm / cb
-                r["vs_none"]["cpu_ratio_ci95"] = ci_ratio(
+                r["vs_none"]["cpu_ratio_ci95"] = ci_vs(
                     r.get("cpu_us_per_request") or [],
-                    br.get("cpu_us_per_request") or [])
+                    br.get("cpu_us_per_request") or [])[0] if ci else None
 
 
 def plan(rs):

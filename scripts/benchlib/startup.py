@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from . import micro
-from .common import (StepSkipped, ci_diff, fmt_ns, log, mech_command,
+from .common import (StepSkipped, ci_median, ci_vs, fmt_ns, log, mech_command,
                      run_child, summarize)
 
 STAGE = "startup"
@@ -103,7 +103,15 @@ class StartupStep:
         return f"{fmt_ns(summarize(samples)['median'])} ms"
 
 
-def _refresh_vs_none(records):
+def finalize(records):
+    """Bootstrap intervals, once, at the end of the run (micro.finalize)."""
+    for r in records:
+        if r["stage"] == STAGE:
+            r["median_ci95"] = ci_median(r["samples"])
+    _refresh_vs_none(records, ci=True)
+
+
+def _refresh_vs_none(records, ci=False):
     """vs_none against none through the runner (variant ""); the runner's
     own share gets its figure against none run directly."""
     def base_of(variant):
@@ -125,8 +133,9 @@ def _refresh_vs_none(records):
                         "ratio": r["median"] / b,
                         "against": "none" + (f" ({br['variant']})"
                                              if br["variant"] else ""),
-                        "overhead_ci95": ci_diff(r["samples"],
-                                                 br["samples"])}
+                        "overhead_ci95": ci_vs(r["samples"],
+                                               br["samples"])[1]
+                        if ci else None}
 
 
 def plan(rs):
