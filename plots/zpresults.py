@@ -230,12 +230,12 @@ def args_key(rec):
 # ---- bootstrap intervals --------------------------------------------------
 #
 # The same percentile bootstrap as scripts/benchlib/common.py (which stores
-# the intervals of medians and of ratios to none in the results): 2000
+# the intervals of medians and of ratios to none in the results): 1000
 # resamples, seed 16, so a report computed twice prints the same interval.
 # The report uses these for the ratios it forms itself (zpoline / peer,
 # paper vs here), from the samples the file holds.
 
-BOOT_N = 2000
+BOOT_N = 1000
 BOOT_SEED = 16
 
 
