@@ -194,10 +194,10 @@ class MacroStep:
             nk = (self.mech.name, self.hook, p)
             # warm-up (every round: the server is new); round 1 also picks
             # the request count from its throughput
-            # round 1 calibrates on a 10x longer warm-up: a few thousand
+            # round 1 calibrates on a 5x longer warm-up: a few thousand
             # requests overstate the sustained rate (samples came out
             # shorter than redis_s)
-            wn = WARMUP_REQUESTS[p] * (1 if nk in m["requests"] else 10)
+            wn = WARMUP_REQUESTS[p] * (1 if nk in m["requests"] else 5)
             w = zpmacro.redis_load(srv.port, tests, wn, p,
                                    cpu=m["load_cpu"], server=srv)
             if nk not in m["requests"]:
