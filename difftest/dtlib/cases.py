@@ -98,7 +98,8 @@ class Case:
 # about a mechanism here), with the reason printed at every run.
 CPYTHON_IGNORE = {
     "*ThreadedVSOCKSocketStreamTest*":
-        "hangs natively on this VM: the vsock peer (host CID 2) never answers",
+        "hangs natively where no vsock peer answers at host CID 2 (seen on "
+        "the project's VMs)",
 }
 
 
