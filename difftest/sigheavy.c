@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -38,6 +40,9 @@ static volatile sig_atomic_t alt_ok, alt_bad;
 			exit(1);                                             \
 		}                                                            \
 	} while (0)
+
+/* a call's result as the kernel gave it: -errno on failure */
+#define ERR(call) ((call) < 0 ? -(long)errno : 0L)
 
 static void on_tick(int s)
 {
@@ -310,5 +315,27 @@ int main(int argc, char **argv)
 		ex += WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
 	}
 	printf("7 exec: children exit statuses sum %d\n", ex);
+
+	/* 8. Bad pointers to the signal calls: the kernel answers EFAULT, and
+	 * so must a mechanism that reads or rewrites these arguments. (An
+	 * address just unmapped, not a small one: VA 0 is zpoline's.) */
+	char *bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(bad != MAP_FAILED && munmap(bad, 4096) == 0);
+	struct timespec zero = { 0, 0 };
+	long r[] = {
+		ERR(syscall(SYS_rt_sigprocmask, SIG_BLOCK, bad, NULL, 8)),
+		ERR(syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, bad, 8)),
+		ERR(syscall(SYS_rt_sigaction, SIGUSR1, bad, NULL, 8)),
+		ERR(syscall(SYS_rt_sigaction, SIGSEGV, bad, NULL, 8)),
+		ERR(syscall(SYS_rt_sigaction, SIGSYS, bad, NULL, 8)),
+		ERR(syscall(SYS_rt_sigaction, SIGSEGV, NULL, bad, 8)),
+		ERR(syscall(SYS_rt_sigaction, SIGSYS, NULL, bad, 8)),
+		ERR(syscall(SYS_rt_sigsuspend, bad, 8)),
+		ERR(syscall(SYS_ppoll, NULL, 0, &zero, bad, 8)),
+	};
+	printf("8 bad pointers:");
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		printf(" %ld", r[i]);
+	printf("\n");
 	return 0;
 }

@@ -8,13 +8,27 @@
  *    not get the process killed (100 runs each);
  *  - altstack: the program has a 4 KiB alternate signal stack (legal; Go
  *    uses small ones) - SIGSYS must not run on it;
- *  - blocked: the parent blocked SIGSYS before exec, as a supervisor may.
+ *  - blocked: the parent blocked SIGSYS before exec, as a supervisor may;
+ *  - rx: the code is read-only and executable, as a library's text is, so
+ *    each rewrite takes the page away from other threads for a moment; two
+ *    threads run the sites in turn while the main thread spins in code on
+ *    the page they are on and gets SIGUSR1 all the time, its handler on
+ *    that page too: a signal that lands on a thread waiting out a patch
+ *    must not meet a blocked SIGSEGV (2.5 % of tt-tree runs were killed
+ *    so, and 4 rx runs in 6);
+ *  - suspend: SIGALRM wakes sigsuspend, ppoll, pselect and epoll_pwait,
+ *    each given a mask of every other signal; the handler starts with that
+ *    mask and runs a fresh site - SIGSYS must not be blocked there.
  * Every run must exit 0 with the right getpid results (the previous
  * libzpoline got killed by SIGSYS, or livelocked, under the 10 kHz timer).
  */
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -42,6 +56,105 @@ static void on_alarm(int sig)
 		bad++;
 }
 
+/* rx: two workers take the sites in turn; the main thread spins in code on
+ * the page they are on (its first two slots: a countdown loop), so each
+ * patch catches it there, and a third thread keeps sending it SIGUSR1,
+ * whose handler is that loop too */
+#define PER_PAGE (4096 / STUB)
+
+static pthread_t spinner;
+
+static void *rx_worker(void *arg)
+{
+	sigset_t usr1;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	for (;;) {
+		int k = __atomic_fetch_add(&next_site, 1, __ATOMIC_RELAXED);
+
+		if (k >= SITES)
+			break;
+		if (k % PER_PAGE > 1 && run_site(k) != getpid())
+			bad++;
+	}
+	(void)arg;
+	return NULL;
+}
+
+static void *rx_killer(void *arg)
+{
+	(void)arg;
+	while (__atomic_load_n(&next_site, __ATOMIC_RELAXED) < SITES)
+		pthread_kill(spinner, SIGUSR1);
+	return NULL;
+}
+
+static int rx_child(void)
+{
+	/* mov $200,%ecx; 1: pause; dec %ecx; jnz 1b; ret */
+	static const uint8_t spin[2 * STUB] = { 0xb9, 200, 0, 0, 0, 0xf3, 0x90,
+						0xff, 0xc9, 0x75, 0xfa, 0xc3 };
+	pthread_t th[3];
+	int k;
+
+	for (size_t p = 0; p < (size_t)SITES * STUB; p += 4096)
+		memcpy(code + p, spin, sizeof(spin));
+	if (mprotect(code, (size_t)SITES * STUB, PROT_READ | PROT_EXEC))
+		return 2;
+	spinner = pthread_self();
+	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = (void (*)(int))code,
+						.sa_flags = SA_RESTART }, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, rx_worker, NULL);
+	pthread_create(&th[2], NULL, rx_killer, NULL);
+	while ((k = __atomic_load_n(&next_site, __ATOMIC_RELAXED)) < SITES) {
+		void (*loop)(int) = (void (*)(int))(code + (size_t)(k - k % PER_PAGE) * STUB);
+		struct sigaction sa = { .sa_handler = loop, .sa_flags = SA_RESTART };
+
+		sigaction(SIGUSR1, &sa, NULL);
+		for (int i = 0; i < 100; i++)
+			loop(0);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	return bad ? 4 : 0;
+}
+
+static void on_wake(int sig)
+{
+	(void)sig;
+	if (run_site(next_site++) != getpid())
+		bad++;
+}
+
+static int suspend_child(void)
+{
+	struct sigaction sa = { .sa_handler = on_wake };
+	sigset_t alrm, others;
+	struct epoll_event ev;
+	int ep = epoll_create1(0);
+
+	sigaction(SIGALRM, &sa, NULL);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	sigprocmask(SIG_BLOCK, &alrm, NULL);
+	sigfillset(&others);
+	sigdelset(&others, SIGALRM);
+	for (int i = 0; i < 200; i++) {
+		setitimer(ITIMER_REAL, &(struct itimerval){ { 0, 0 }, { 0, 100 } },
+			  NULL);
+		switch (i % 4) {
+		case 0: sigsuspend(&others); break;
+		case 1: ppoll(NULL, 0, NULL, &others); break;
+		case 2: pselect(0, NULL, NULL, NULL, NULL, &others); break;
+		case 3: epoll_pwait(ep, &ev, 1, -1, &others); break;
+		}
+	}
+	return bad || next_site != 200 ? 4 : 0;
+}
+
 static int child(const char *mode)
 {
 	size_t len = (size_t)SITES * STUB;
@@ -57,6 +170,10 @@ static int child(const char *mode)
 						    0xc3 };
 		memcpy(code + (size_t)k * STUB, stub, STUB);
 	}
+	if (!strcmp(mode, "rx"))
+		return rx_child();
+	if (!strcmp(mode, "suspend"))
+		return suspend_child();
 	if (!strncmp(mode, "timer", 5)) {
 		int hz = atoi(mode + 5);
 		struct sigaction sa = { .sa_handler = on_alarm,
@@ -128,6 +245,8 @@ int main(int argc, char **argv)
 	fails += runs("timer1000", 100);
 	fails += runs("timer10000", 100);
 	fails += runs("altstack", 10);
+	fails += runs("rx", 30);
+	fails += runs("suspend", 10);
 	/* blocked by the parent, inherited through exec */
 	sigemptyset(&set);
 	sigaddset(&set, SIGSYS);

@@ -55,7 +55,7 @@ unsigned long zp_sud_start, zp_sud_len;
 static int patch_lock;			/* one patcher at a time */
 static uintptr_t patched[MAX_PAGES];	/* pages ever patched here */
 static unsigned npatched;
-static unsigned long lazy_sites, lazy_emulated;
+static unsigned long lazy_sites, lazy_emulated, lazy_waits;
 
 /* Depth of the lock held by this thread: a fault taken while patching
  * (on_segv) must not wait for the patch lock its own thread holds. */
@@ -102,7 +102,13 @@ void zp_restore_rt(void);
  *  - not SA_ONSTACK: a program's alternate stack may be tiny (4 KiB is
  *    legal, Go uses small ones) and our frame would overflow it.
  * SIGSEGV keeps SA_ONSTACK: a stack overflow can only be reported on the
- * alternate stack, and a program that set one relies on that.
+ * alternate stack, and a program that set one relies on that. It runs with
+ * every other signal blocked and SIGSEGV itself open (SA_NODEFER): while
+ * a thread waits out a patch, a signal landing on top of the wait would
+ * run its handler with SIGSEGV blocked, and a handler on the page still
+ * being patched would fault with the fault's signal blocked - the kernel
+ * kills the process for that (2.5 % of tt-tree runs under lazypoline).
+ * Blocked, the signal waits for our return and lands on the retried code.
  */
 static int install(int sig, void (*fn)(int, siginfo_t *, void *),
 		   struct zp_kact *old)
@@ -110,9 +116,10 @@ static int install(int sig, void (*fn)(int, siginfo_t *, void *),
 	struct ksigaction ka = {
 		.handler = fn,
 		.flags = SA_SIGINFO | SA_RESTORER | SA_RESTART |
-			 (sig == SIGSEGV ? SA_ONSTACK : 0),
+			 (sig == SIGSEGV ? SA_ONSTACK | SA_NODEFER : 0),
 		.restorer = zp_restore_rt,
-		.mask = sig == SIGSYS ? ~0ull : 0,
+		.mask = sig == SIGSYS ? ~0ull : ~((1ull << (SIGSEGV - 1)) |
+						  (1ull << (SIGSYS - 1))),
 	};
 	struct ksigaction ko;
 	long err = zp_syscall6(SYS_rt_sigaction, sig, (long)&ka, (long)&ko, 8, 0, 0);
@@ -316,6 +323,7 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
 	uintptr_t page = (uintptr_t)si->si_addr & ~(ZP_PAGE - 1);
 
 	if (si->si_code == SEGV_ACCERR && is_patched_page(page)) {
+		__atomic_fetch_add(&lazy_waits, 1, __ATOMIC_RELAXED);
 		lock();
 		unlock();
 		return;
@@ -453,9 +461,11 @@ __attribute__((destructor)) static void lazy_fini(void)
 {
 	unsigned long sites = __atomic_load_n(&lazy_sites, __ATOMIC_RELAXED);
 	unsigned long emulated = __atomic_load_n(&lazy_emulated, __ATOMIC_RELAXED);
+	unsigned long waits = __atomic_load_n(&lazy_waits, __ATOMIC_RELAXED);
 
 	if (zp_verbose && (sites || emulated))
 		fprintf(stderr, "zpoline: pid %d: lazy: %lu sites rewritten on "
-			"first use, %lu calls run from the SIGSYS handler\n",
-			(int)zp_raw(SYS_getpid, 0, 0, 0), sites, emulated);
+			"first use, %lu calls run from the SIGSYS handler, %lu "
+			"faults waited out a patch\n",
+			(int)zp_raw(SYS_getpid, 0, 0, 0), sites, emulated, waits);
 }

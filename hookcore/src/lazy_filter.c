@@ -6,8 +6,10 @@
  * being patched (lazy.c). Yet programs block all signals routinely (glibc
  * around clone, in posix_spawn, sigfillset() masks in handlers). So in lazy
  * mode the hook is wrapped: SIGSYS and SIGSEGV are taken out of every mask
- * passed to rt_sigprocmask and rt_sigaction (blocking SIGSEGV never stopped
- * a fault's signal anyway). The program's sigaction for SIGSYS and SIGSEGV
+ * passed to rt_sigprocmask and rt_sigaction, and of the masks a call holds
+ * while it waits (rt_sigsuspend, ppoll, pselect6, epoll_pwait/pwait2: a
+ * handler run from such a wait starts with that mask) - blocking SIGSEGV
+ * never stopped a fault's signal anyway. The program's sigaction for SIGSYS and SIGSEGV
  * does not reach the kernel either: its action is kept in zp_lazy_app_act
  * (reported back to it as its own), and lazy.c's handlers chain to it for
  * every signal that is not theirs. The hook still sees the call (as a query
@@ -27,6 +29,22 @@ static zp_hook_fn inner;
 
 struct zp_kact zp_lazy_app_act[2];
 
+/* Whether 8 bytes at p can be read: rt_sigprocmask with no valid `how`
+ * copies the set in before it checks `how` (EFAULT first, else EINVAL).
+ * A mask the program got wrong goes to the kernel untouched, which answers
+ * EFAULT as it would have, instead of a fault in here. */
+static int readable(const void *p)
+{
+	return zp_syscall6(SYS_rt_sigprocmask, -1, (long)p, 0, 8, 0, 0) != -EFAULT;
+}
+
+/* Whether 8 bytes at p can be written: the same call, given no set, only
+ * writes the current mask there. */
+static int writable(void *p)
+{
+	return zp_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)p, 8, 0, 0) != -EFAULT;
+}
+
 /* The program's rt_sigaction(SIGSYS or SIGSEGV, act, oldact): its own
  * action in and out, as the kernel would (size 8, EINVAL otherwise). */
 static long app_sigaction(const struct zp_syscall *sc)
@@ -42,6 +60,9 @@ static long app_sigaction(const struct zp_syscall *sc)
 		return ret;
 	if (sc->args[3] != 8)
 		return -EINVAL;
+	if (sc->args[1] && (!readable((const void *)sc->args[1]) ||
+			    !readable((const char *)sc->args[1] + 24)))
+		return -EFAULT;
 	if (sc->args[1]) {
 		const struct zp_kact *a = (const struct zp_kact *)sc->args[1];
 		mine->handler = a->handler;
@@ -49,9 +70,55 @@ static long app_sigaction(const struct zp_syscall *sc)
 		mine->restorer = a->restorer;
 		mine->mask = a->mask & ~(1ull << (SIGSYS - 1));
 	}
-	if (sc->args[2])
+	if (sc->args[2]) {
+		if (!writable((void *)sc->args[2]) ||
+		    !writable((char *)sc->args[2] + 24))
+			return -EFAULT; /* the kernel too changes the action first */
 		*(struct zp_kact *)sc->args[2] = was;
+	}
 	return 0;
+}
+
+/* Which argument of a waiting call is its temporary mask; pselect6 passes
+ * it in a {mask, size} pair. -1: not such a call. */
+static int wait_mask_arg(long nr)
+{
+	switch (nr) {
+	case SYS_rt_sigsuspend: return 0;
+	case SYS_ppoll: return 3;
+	case SYS_epoll_pwait: return 4;
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2: return 4;
+#endif
+	case SYS_pselect6: return 5;
+	default: return -1;
+	}
+}
+
+static long filtered_wait(const struct zp_syscall *sc, int arg)
+{
+	struct zp_syscall c = *sc;
+	const uint64_t *mask = (const uint64_t *)sc->args[arg];
+	uint64_t set;
+	struct { const uint64_t *mask; unsigned long size; } pair;
+
+	if (sc->nr == SYS_pselect6 && mask) {
+		if (!readable(mask) || !readable((const char *)mask + 8))
+			return inner(sc);
+		pair.mask = ((const uint64_t *const *)mask)[0];
+		pair.size = ((const unsigned long *)mask)[1];
+		mask = pair.mask;
+	}
+	if (!mask || !readable(mask) || !(*mask & KEEP_OPEN))
+		return inner(sc);
+	set = *mask & ~KEEP_OPEN;
+	if (sc->nr == SYS_pselect6) {
+		pair.mask = &set;
+		c.args[arg] = (long)&pair;
+	} else {
+		c.args[arg] = (long)&set;
+	}
+	return inner(&c);
 }
 
 static long filtered(const struct zp_syscall *sc)
@@ -59,13 +126,19 @@ static long filtered(const struct zp_syscall *sc)
 	struct zp_syscall c;
 	uint64_t set;
 	struct zp_kact act;
+	int arg;
 
-	if (sc->nr != SYS_rt_sigprocmask && sc->nr != SYS_rt_sigaction)
-		return inner(sc);
+	if (sc->nr != SYS_rt_sigprocmask && sc->nr != SYS_rt_sigaction) {
+		arg = wait_mask_arg(sc->nr);
+		return arg < 0 ? inner(sc) : filtered_wait(sc, arg);
+	}
 	if (sc->nr == SYS_rt_sigaction &&
 	    (sc->args[0] == SIGSYS || sc->args[0] == SIGSEGV))
 		return app_sigaction(sc);
-	if (!sc->args[1] || (sc->flags & ZP_SC_STUB_RUNS))
+	if (!sc->args[1] || (sc->flags & ZP_SC_STUB_RUNS) ||
+	    !readable((const void *)sc->args[1]) ||
+	    (sc->nr == SYS_rt_sigaction &&
+	     !readable((const char *)sc->args[1] + 24)))
 		return inner(sc);
 	c.nr = sc->nr;
 	for (int i = 0; i < 6; i++)
