@@ -11,7 +11,7 @@
  * bytes (a 66 prefix on a near branch, which Intel and AMD decode
  * differently) - returns 0 and the caller asks Zydis. The rule that keeps
  * this sound: never accept what Zydis would refuse, and agree with it on
- * every length; tests/test_x86len.c checks both over whole libraries.
+ * every length; hookcore/tests/test_x86len.c checks both over whole libraries.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Shared by the plots tests: paths, exit codes (0 pass, 1 fail, 77 skip),
-magic-byte checks."""
+"""Shared by the plots tests and by scripts/tests (scripts/report, compare
+and regress are built on plots/, and their tests on its fixtures): paths,
+exit codes (0 pass, 1 fail, 77 skip), magic-byte checks."""
 
 import os
 import subprocess

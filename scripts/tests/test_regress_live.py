@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """The real thing, kept short: scripts/regress measures the build ($BUILD)
 against itself (--base-build: no worktree, no second build), with HEAD's
-zpoline steps running the deliberately slowed hook (plots/tests/slowhook.c:
+zpoline steps running the deliberately slowed hook (scripts/tests/slowhook.c:
 a busy wait equal to zpoline's round trip, i.e. a 2x slower path). It must
 exit 1 with a zpoline null configuration as REGRESSION, and append that
 run to the history file given. Needs VA 0 (root or vm.mmap_min_addr=0);
@@ -14,14 +14,16 @@ import sqlite3
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the fixtures and helpers are shared with the plots tests, kept there
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "plots", "tests"))
 from testlib import PYTHON, SKIP, SRCDIR, fail, run  # noqa: E402
 
 build = os.path.abspath(os.environ.get("BUILD", os.path.join(SRCDIR, "build")))
 need = [os.path.join(build, p) for p in (
     "hookcore/libzpoline.so", "mechanisms/zpbench-run",
     "microbench/mb-read", "microbench/mb-getpid-libc",
-    "plots/zpt-slowhook.so")]
+    "scripts/zpt-slowhook.so")]
 missing = [p for p in need if not os.path.exists(p)]
 if missing:
     print(f"skip: {build} is not built ({missing[0]} missing; set BUILD=)")

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A bounded line builder and a raw-syscall writer, shared by the tracer,
- * the summary counter and the examples. Nothing here allocates or calls
+ * A bounded line builder and a raw-syscall writer for hook libraries that
+ * print (the tracer, the summary counter, the examples). Nothing here allocates or calls
  * stdio: lines are built on the stack of the hooked thread and leave with
  * one write(2) each, so lines from different threads or processes sharing
  * a file (O_APPEND) never interleave.

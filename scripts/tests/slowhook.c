@@ -3,7 +3,7 @@
  * Test-only hook library for libzpoline.so: the standard null/pass hook
  * plus a busy wait of ZPTEST_DELAY_NS nanoseconds on every call, i.e. a
  * deliberately slowed zpoline path. scripts/regress must flag it; see
- * plots/tests/test_regress.py. Never used by the benchmarks themselves.
+ * scripts/tests/test_regress.py. Never used by the benchmarks themselves.
  *
  *   ZPOLINE_HOOK=/path/zpt-slowhook.so ZPTEST_KIND=null|pass
  *   ZPTEST_DELAY_NS=N ZPOLINE_NULL=39,0 (numbers the null kind answers)

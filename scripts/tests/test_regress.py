@@ -14,7 +14,9 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the fixtures and helpers are shared with the plots tests, kept there
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "plots", "tests"))
 from testlib import PYTHON, SRCDIR, fail, run  # noqa: E402
 
 REGRESS = os.path.join(SRCDIR, "scripts", "regress")

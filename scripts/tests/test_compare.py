@@ -11,7 +11,9 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the fixtures and helpers are shared with the plots tests, kept there
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "plots", "tests"))
 from testlib import (FIXTURE, PYTHON, SRCDIR, check_file, fail,  # noqa: E402
                      run)
 
