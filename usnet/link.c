@@ -111,7 +111,13 @@ int usnet_link_open(const char *path, struct usnet_link **out)
 	int ret;
 	if (!l)
 		return -ENOMEM;
-	l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	l->fd = fcntl(fd, F_DUPFD_CLOEXEC, USNET_PRIVATE_FD_MIN);
+	close(fd);
 	if (l->fd < 0) {
 		ret = -errno;
 		goto err_free;

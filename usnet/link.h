@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Descriptors usnet keeps for itself are moved at or above this number,
+ * out of the way of the program, whose open() takes the lowest free one. */
+#define USNET_PRIVATE_FD_MIN 900
+
 /* Largest packet a ring slot holds: the netif's MTU. */
 #define USNET_LINK_MTU 1500
 

@@ -1,0 +1,34 @@
+# Sourced by the usnet shell tests: BUILD_DIR is $1. Skips (77) with the
+# reason when the hook or libzpoline cannot run here; makes $dir (removed
+# on exit, after SIGKILL of the pids in $kill_on_exit) and $END, the
+# environment of one end of the link in $dir:
+#   env $END USNET_ADDR=a cmd &     (env execs cmd: $! is its pid)
+B=$1
+LIB=$B/hookcore/libzpoline.so
+HOOK=$B/usnet/zphook-usnet.so
+skip() { echo "SKIP: $*"; exit 77; }
+[ -f "$HOOK" ] || skip "usnet was built without lwIP (liblwip-dev)"
+env LD_PRELOAD="$LIB" ZPOLINE_HOOK=pass true 2>/dev/null ||
+	skip "libzpoline cannot run here: $(env LD_PRELOAD="$LIB" true 2>&1)"
+dir=$(mktemp -d /dev/shm/usnet-test.XXXXXX) || exit 1
+kill_on_exit=""
+cleanup() {
+	for p in $kill_on_exit; do kill -9 $p 2>/dev/null; done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+END="LD_PRELOAD=$LIB ZPOLINE_HOOK=$HOOK USNET_LINK=$dir/link"
+hooked() { # ADDR cmd...: one end in the foreground, bounded in time
+	addr=$1; shift
+	timeout 60 env $END USNET_ADDR="$addr" "$@"
+}
+# Wait until FILE has a line matching PATTERN while PID lives; bounded by
+# count (30 s), never by a guess of how long something takes.
+wait_for() { # FILE PATTERN PID
+	for i in $(seq 1 300); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 $3 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
