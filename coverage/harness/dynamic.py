@@ -256,11 +256,6 @@ HEAP_INIT = {12: "brk", 318: "getrandom"}
 HEAP_WHY = ("heap initialised by the mechanism's own constructor (its first "
             "malloc, before it was active): the program's first malloc no "
             "longer makes this call")
-# The SIGSYS runtime of seccomp and sud keeps SIGSYS for itself: it answers
-# rt_sigaction(SIGSYS, ...) without the kernel and without the count hook.
-SIGSYS_WHY = ("rt_sigaction(SIGSYS) answered by the SIGSYS runtime itself "
-              "(SIGSYS stays the mechanism's); not passed to the count hook")
-
 
 def _reason(prog, family, nr, static):
     h = prog.hints.get(family, {})
@@ -275,8 +270,6 @@ def _reason(prog, family, nr, static):
         return PRELOAD_WHY
     if family in ("sud", "zpoline", "lazypoline") and nr in HEAP_INIT:
         return HEAP_WHY
-    if family in ("seccomp", "sud") and nr == 13:
-        return SIGSYS_WHY
     return None
 
 
@@ -448,8 +441,6 @@ def coverage_same_run(prog, mech, run, rules, preloaded):
         if rest:
             sites = a["direct_after_sites"].get(n, {})
             r = _same_run_reason(prog, family, n, prog.static, sites)
-            if r is None and family in ("seccomp", "sud") and n == 13:
-                r = SIGSYS_WHY
             if r is None:
                 unexplained += rest
                 r = "unexplained"

@@ -5,7 +5,7 @@
  * number of threads making a random number of libc getpid() (39, a function
  * preload wraps) and raw getppid, for a random time. No two runs make the
  * same calls, which is the point: coverage from the same run must still
- * be exact. Writes what it made itself to argv[1]:
+ * be exact. It also asks for SIGSYS's action once. Writes what it made itself to argv[1]:
  *   {"threads":T,"period_us":P,"getpid_libc":N,"getppid_raw":M}
  */
 #include <pthread.h>
@@ -66,6 +66,10 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_alarm;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
+	/* what a runtime's signal module does at start-up (CPython's asks
+	 * every signal): SIGSYS is the SIGSYS mechanisms' own, and they must
+	 * still let the hook see the call */
+	sigaction(SIGSYS, NULL, &sa);
 	struct itimerval it = { { 0, period }, { 0, period } };
 	setitimer(ITIMER_REAL, &it, NULL);
 	for (int i = 0; i < nthreads; i++)

@@ -183,6 +183,8 @@ struct zp_kact {
 };
 extern ZP_HIDDEN struct zp_kact zp_lazy_app_act[2];
 zp_hook_fn zp_lazy_filter(zp_hook_fn hook);
+/* In a new fork child: the patch lock freed, dispatch armed (lazy.c). */
+void zp_lazy_fork_child(void);
 
 /* Milliseconds on the monotonic clock, for the verbose timings. */
 static inline double zp_now_ms(void)

@@ -413,13 +413,15 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-/* A fork child has only the thread that forked. Another thread of the
+/* A fork child has only the thread that forked; it arms dispatch again
+ * right after the call (lazy_filter.c), and from glibc's atfork child
+ * handlers for a fork the hook did not see. Another thread of the
  * parent may have held the patch lock at that moment: it is gone, so the
  * lock is free here (waiting for it spun for ever: difftest's threadheavy
  * under lazypoline). Holding the lock across fork in the parent instead
  * (atfork prepare/parent) hung single-threaded programs now and then (a
  * shell's pipelines, 2 runs in 200): not done. */
-static void atfork_child(void)
+void zp_lazy_fork_child(void)
 {
 	lock_depth = 0;
 	__atomic_store_n(&patch_lock, 0, __ATOMIC_RELEASE);
@@ -441,7 +443,7 @@ int zp_lazy_start(void)
 	 * that is blocked kills; the filter keeps it open from now on */
 	uint64_t open_set = (1ull << (SIGSYS - 1)) | (1ull << (SIGSEGV - 1));
 	zp_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&open_set, 0, 8, 0, 0);
-	if (pthread_atfork(NULL, NULL, atfork_child))
+	if (pthread_atfork(NULL, NULL, zp_lazy_fork_child))
 		return -ENOMEM;
 	zp_guard[0] = 0;
 	zp_guard[1] = 1; /* block */

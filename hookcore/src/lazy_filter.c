@@ -121,6 +121,17 @@ static long filtered_wait(const struct zp_syscall *sc, int arg)
 	return inner(&c);
 }
 
+/* A fork-like clone runs here, in the hook (a clone onto a new stack, and
+ * vfork, are the stub's, which re-arms on its own): the kernel gives the
+ * child no Syscall User Dispatch, so arm it before the child leaves the
+ * hook - glibc's fork makes calls of its own (set_robust_list) before any
+ * atfork handler could. */
+static int forks(const struct zp_syscall *sc)
+{
+	return (sc->nr == SYS_fork || sc->nr == SYS_clone ||
+		sc->nr == SYS_clone3) && !(sc->flags & ZP_SC_STUB_RUNS);
+}
+
 static long filtered(const struct zp_syscall *sc)
 {
 	struct zp_syscall c;
@@ -128,6 +139,13 @@ static long filtered(const struct zp_syscall *sc)
 	struct zp_kact act;
 	int arg;
 
+	if (forks(sc)) {
+		long ret = inner(sc);
+
+		if (ret == 0)
+			zp_lazy_fork_child();
+		return ret;
+	}
 	if (sc->nr != SYS_rt_sigprocmask && sc->nr != SYS_rt_sigaction) {
 		arg = wait_mask_arg(sc->nr);
 		return arg < 0 ? inner(sc) : filtered_wait(sc, arg);

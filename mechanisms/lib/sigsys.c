@@ -151,7 +151,8 @@ static long emulate_sigprocmask(ucontext_t *uc, const struct zp_syscall *sc)
 	return 0;
 }
 
-/* SIGSYS stays ours; any other action loses SIGSYS from its mask. */
+/* SIGSYS stays ours (the program's action is kept and reported back as
+ * its own); any other action loses SIGSYS from its mask. */
 static long do_sigaction(struct zp_syscall *sc)
 {
 	const struct ksigaction *act = (const void *)sc->args[1];
@@ -159,7 +160,15 @@ static long do_sigaction(struct zp_syscall *sc)
 
 	if (sc->args[0] == SIGSYS) {
 		struct ksigaction was = app_sigsys;
+		struct zp_syscall q = *sc;
+		long ret;
 
+		/* the hook sees the call, as a query that changes nothing (so
+		 * counts and the kernel's view agree); the action stays ours */
+		q.args[1] = q.args[2] = 0;
+		ret = zph_run(hook_kind, &q, NULL);
+		if (ret < 0)
+			return ret;
 		if (sc->args[3] != 8)
 			return -EINVAL;
 		if (act) {
