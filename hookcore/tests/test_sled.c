@@ -66,6 +66,26 @@ int main(void)
 		if (layout == ZP_SLED_NOP && steps != ZP_SLED_ENTRIES + 1)
 			FAIL("nop sled: %d instructions from 0, expected %d", steps,
 			     ZP_SLED_ENTRIES + 1);
+		/* the model must also see a broken sled: a byte that is no
+		 * nop/jump/prefix, and a jump onto itself */
+		{
+			uint8_t broken[ZP_PAGE];
+			static const struct { int at; uint8_t b[2]; } harm[] = {
+				{ 300, { 0x0f, 0x0b } }, { 2000, { 0xeb, 0xfe } },
+			};
+
+			for (size_t h = 0; h < sizeof(harm) / sizeof(harm[0]); h++) {
+				memcpy(broken, image, ZP_PAGE);
+				memcpy(broken + harm[h].at, harm[h].b, 2);
+				bad = -1;
+				if (zp_sled_check(broken, &bad) >= 0 || bad < 0 ||
+				    bad > harm[h].at)
+					FAIL("layout %d: bytes %02x %02x at %d not "
+					     "seen as a broken sled (bad entry %d)",
+					     layout, harm[h].b[0], harm[h].b[1],
+					     harm[h].at, bad);
+			}
+		}
 
 		page0 = mmap(0, ZP_PAGE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
