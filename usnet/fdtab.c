@@ -18,6 +18,7 @@ int usnet_fd_reserve(int sock, int cloexec)
 		return -EMFILE;
 	}
 	atomic_store(&usnet_fds[fd].nonblock, 0);
+	atomic_store(&usnet_fds[fd].cork, 0);
 	atomic_store_explicit(&usnet_fds[fd].sock, sock + 1,
 			      memory_order_release);
 	return fd;

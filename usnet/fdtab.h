@@ -18,6 +18,7 @@
 struct usnet_fd {
 	_Atomic int sock; /* lwIP socket number + 1; 0: a kernel descriptor */
 	_Atomic int nonblock;
+	_Atomic int cork; /* TCP_CORK as set: lwIP has no corking (hook.c) */
 };
 extern struct usnet_fd usnet_fds[USNET_FD_MAX];
 

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,7 +38,10 @@
 #include <unistd.h>
 
 #undef TCP_MSS /* <netinet/tcp.h>'s and lwipopts.h's */
+#include <lwip/api.h>
 #include <lwip/sockets.h>
+#include <lwip/tcp.h>
+#include <lwip/priv/sockets_priv.h>
 #include <zpoline.h>
 
 static struct usnet_stack_config cfg;
@@ -177,6 +181,82 @@ static long do_ioctl(int fd, int s, unsigned long req, long arg)
 	}
 }
 
+/*
+ * sendfile(sock, file, offset, count) onto an lwIP socket: read the file
+ * and send what was read. Only what lwIP accepted counts as sent, so the
+ * file position (or *offset) moves by exactly that, as the kernel's does.
+ */
+#define SENDFILE_CHUNK 65536
+static long do_sendfile(int s, int in, off_t *offp, size_t count)
+{
+	off_t pos = offp ? *offp : lseek(in, 0, SEEK_CUR);
+	size_t n = count < SENDFILE_CHUNK ? count : SENDFILE_CHUNK;
+	long r;
+	if (usnet_fd_sock(in) >= 0)
+		return -EINVAL; /* the kernel's answer for a socket as source */
+	if (pos < 0)
+		return -errno;
+	char *buf = malloc(n ? n : 1);
+	if (!buf)
+		return -ENOMEM;
+	r = pread(in, buf, n, pos);
+	if (r < 0)
+		r = -errno;
+	else if (r > 0)
+		r = lw(lwip_send(s, buf, r, 0));
+	free(buf);
+	if (r > 0) {
+		if (offp)
+			*offp = pos + r;
+		else
+			lseek(in, pos + r, SEEK_SET);
+	}
+	return sent(r, 0);
+}
+
+/*
+ * TCP_CORK (nginx's tcp_nopush): lwIP has no corking, and refusing it
+ * makes nginx drop the connection. lwIP sends while corked as it would
+ * anyway; what matters is the uncork: the kernel then sends the partial
+ * segment it held at once, where lwIP's Nagle algorithm would hold the
+ * tail of a response until the peer's delayed ACK (up to 250 ms: nginx's
+ * header, then its file, is exactly that case). So uncorking sends what
+ * lwIP queued with Nagle off for that one output, as the kernel does.
+ */
+static void push_queued(int s)
+{
+	struct lwip_sock *sk = lwip_socket_dbg_get_socket(s);
+	LOCK_TCPIP_CORE();
+	struct tcp_pcb *pcb = sk && sk->conn && NETCONNTYPE_GROUP(
+		sk->conn->type) == NETCONN_TCP ? sk->conn->pcb.tcp : NULL;
+	if (pcb && pcb->state == ESTABLISHED) {
+		int nagle = !tcp_nagle_disabled(pcb);
+		tcp_nagle_disable(pcb);
+		tcp_output(pcb);
+		if (nagle)
+			tcp_nagle_enable(pcb);
+	}
+	UNLOCK_TCPIP_CORE();
+}
+
+static long set_cork(int fd, int s, const int *val, socklen_t len)
+{
+	if (len < sizeof(int))
+		return -EINVAL;
+	if (atomic_exchange(&usnet_fds[fd].cork, *val != 0) && !*val)
+		push_queued(s);
+	return 0;
+}
+
+static long get_cork(int fd, int *val, socklen_t *len)
+{
+	if (*len < sizeof(int))
+		return -EINVAL;
+	*val = atomic_load(&usnet_fds[fd].cork);
+	*len = sizeof(int);
+	return 0;
+}
+
 /* Timeouts of the waits, in ns (< 0: forever). */
 static long ts_ns(const struct timespec *t)
 {
@@ -223,6 +303,7 @@ static const uint64_t *pselect_mask(long arg)
 static long on_socket(const struct zp_syscall *sc, int fd, int s)
 {
 	const long *a = sc->args;
+	long r;
 	switch (sc->nr) {
 	case SYS_read:
 		return lw(lwip_read(s, (void *)a[1], a[2]));
@@ -265,10 +346,21 @@ static long on_socket(const struct zp_syscall *sc, int fd, int s)
 		return lw(lwip_getpeername(s, (struct sockaddr *)a[1],
 					   (socklen_t *)a[2]));
 	case SYS_setsockopt:
-		return lw(lwip_setsockopt(s, a[1], a[2], (void *)a[3], a[4]));
+		if (a[1] == IPPROTO_TCP && a[2] == TCP_CORK)
+			return set_cork(fd, s, (const int *)a[3], a[4]);
+		r = lw(lwip_setsockopt(s, a[1], a[2], (void *)a[3], a[4]));
+		/* The kernel sends what Nagle held when TCP_NODELAY is set */
+		if (!r && a[1] == IPPROTO_TCP && a[2] == TCP_NODELAY &&
+		    *(const int *)a[3])
+			push_queued(s);
+		return r;
 	case SYS_getsockopt:
+		if (a[1] == IPPROTO_TCP && a[2] == TCP_CORK)
+			return get_cork(fd, (int *)a[3], (socklen_t *)a[4]);
 		return lw(lwip_getsockopt(s, a[1], a[2], (void *)a[3],
 					  (socklen_t *)a[4]));
+	case SYS_sendfile:
+		return do_sendfile(s, a[1], (off_t *)a[2], a[3]);
 	case SYS_close:
 		return do_close(fd, s);
 	case SYS_fcntl:

@@ -18,7 +18,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <lwip/init.h>
 #include <lwip/ip.h>
@@ -118,6 +121,17 @@ int usnet_stack_start(const struct usnet_stack_config *cfg, char *err,
 	spin_ = cfg->spin;
 	IP4_ADDR(&mask, 255, 255, 255, 0);
 	ip4_addr_set_zero(&gw);
+
+	/* lwIP picks its first local port with rand() (LWIP_RAND in
+	 * Debian's cc.h): unseeded, every process would start at the same
+	 * port, and a new client on an address that a previous process used
+	 * would hit that process's connection still open at the server. Seed
+	 * it (in the hook, this is the hook namespace's rand, not the
+	 * program's). */
+	unsigned seed;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = getpid();
+	srand(seed);
 
 	/* Threads inherit the creator's mask: create them with every signal
 	 * blocked so that the program's signals never land on them. */
