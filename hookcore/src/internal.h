@@ -127,6 +127,17 @@ int zp_cache_store(const char *dir, const struct zp_map_id *id,
 /* Rewrites every mapping not rewritten or marked before (single-threaded,
  * or under late.c's lock). */
 int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st);
+/* An executable mapping, from /proc/self/maps. */
+struct zp_mapping {
+	uintptr_t start, end;
+	unsigned long offset, inode; /* of the file */
+	int prot;
+	char path[512];
+};
+/* patch.c: `call *%rax` over each site (ascending); site[k] lies in
+ * maps[owner[k]], whose protection it gets back. 0 or -errno. */
+int zp_patch(const uintptr_t *site, size_t n, const size_t *owner,
+	     const struct zp_mapping *maps);
 /* The executable mappings now, malloc'ed. */
 struct zp_range {
 	uintptr_t lo, hi;
@@ -181,6 +192,9 @@ struct zp_kact {
 	unsigned long handler, flags, restorer;
 	uint64_t mask;
 };
+/* stub.S: the restorer of our own signal handlers (rt_sigreturn), in
+ * libzpoline's text, which lazy mode's dispatch lets through. */
+void zp_restore_rt(void);
 extern ZP_HIDDEN struct zp_kact zp_lazy_app_act[2];
 zp_hook_fn zp_lazy_filter(zp_hook_fn hook);
 /* In a new fork child: the patch lock freed, dispatch armed (lazy.c). */

@@ -86,8 +86,6 @@ struct ksigaction {
 };
 #define SA_RESTORER 0x04000000
 
-void zp_restore_rt(void);
-
 /*
  * SIGSYS runs with every signal blocked and on the current stack:
  *  - blocked: a signal arriving while our handler runs would otherwise be

@@ -14,9 +14,7 @@
  * way a disassembler does; they are proven the same way before patching.
  * Sites from the site cache are proven again too: a cache is input.
  *
- * Patching happens after all decoding, with raw system calls only: a page of
- * libc is briefly writable and not executable (W^X), so nothing may call
- * into libc while it is.
+ * Patching (patch.c) happens after all decoding.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -32,13 +30,6 @@
 
 #include "internal.h"
 
-
-struct mapping {
-	uintptr_t start, end;
-	unsigned long offset, inode; /* of the file */
-	int prot;
-	char path[512];
-};
 
 struct site_list {
 	uintptr_t *v;
@@ -61,7 +52,7 @@ static int push(struct site_list *l, uintptr_t a)
 
 /* ---- /proc/self/maps ---- */
 
-static int read_maps(struct mapping **out, size_t *n)
+static int read_maps(struct zp_mapping **out, size_t *n)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[1024];
@@ -82,14 +73,14 @@ static int read_maps(struct mapping **out, size_t *n)
 			continue;
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 32;
-			struct mapping *m = realloc(*out, cap * sizeof(*m));
+			struct zp_mapping *m = realloc(*out, cap * sizeof(*m));
 			if (!m) {
 				fclose(f);
 				return -ENOMEM;
 			}
 			*out = m;
 		}
-		struct mapping *m = &(*out)[(*n)++];
+		struct zp_mapping *m = &(*out)[(*n)++];
 		m->start = s;
 		m->end = e;
 		m->offset = off;
@@ -113,7 +104,7 @@ struct proving {
 	struct zp_prover *prover;
 	struct site_list *out;
 	struct map_result *r;
-	const struct mapping *m;
+	const struct zp_mapping *m;
 	int verbose;
 };
 
@@ -137,7 +128,7 @@ static int consider(uintptr_t a, void *arg)
 
 static int scan_fast(struct proving *pv)
 {
-	const struct mapping *m = pv->m;
+	const struct zp_mapping *m = pv->m;
 	int err = 0;
 
 	for (const uint8_t *p = (const uint8_t *)m->start;
@@ -145,115 +136,6 @@ static int scan_fast(struct proving *pv)
 		if ((p[1] == 0x05 || p[1] == 0x34) &&
 		    (err = consider((uintptr_t)p, pv)))
 			break;
-	return err;
-}
-
-/* ---- patching ---- */
-
-/*
- * Other threads may already run (started by an earlier preload's or
- * library's constructor, or any thread when late.c rewrites after a
- * dlopen), and one may execute a page while it is writable and not
- * executable. Its fault is caught here and the thread waits until the page
- * is executable again, then retries the instruction. The handler is ours
- * only while patching; the previous action is put back afterwards, and a
- * fault that is not ours goes to it (returning re-runs the faulting
- * instruction, which then meets that action).
- */
-static volatile uintptr_t patch_lo, patch_hi; /* the run being patched */
-static struct zp_range *runs;		       /* every run of this patch() */
-static size_t nruns;
-static struct zp_kact patch_prev;
-
-void zp_restore_rt(void); /* stub.S */
-
-/* A fault on a page of any run is ours, whether its run is being patched
- * or was patched between the fault and this handler (the signal takes a
- * while to arrive): wait while it is not executable, then retry. */
-static void on_patch_fault(int sig, siginfo_t *si, void *ctx)
-{
-	uintptr_t a = (uintptr_t)si->si_addr;
-
-	(void)ctx;
-	if (si->si_code == SEGV_ACCERR)
-		for (size_t r = 0; r < nruns; r++)
-			if (a >= runs[r].lo && a < runs[r].hi) {
-				while (a >= __atomic_load_n(&patch_lo, __ATOMIC_ACQUIRE) &&
-				       a < __atomic_load_n(&patch_hi, __ATOMIC_ACQUIRE))
-					__builtin_ia32_pause();
-				return;
-			}
-	zp_syscall6(SYS_rt_sigaction, sig, (long)&patch_prev, 0, 8, 0, 0);
-}
-
-static int catch_faults(int on)
-{
-	struct zp_kact ours = {
-		.handler = (unsigned long)on_patch_fault,
-		.flags = SA_SIGINFO | 0x04000000 /* SA_RESTORER */ | SA_ONSTACK,
-		.restorer = (unsigned long)zp_restore_rt,
-		.mask = ~0ull,
-	};
-
-	if (on)
-		return (int)zp_syscall6(SYS_rt_sigaction, SIGSEGV, (long)&ours,
-					(long)&patch_prev, 8, 0, 0);
-	return (int)zp_syscall6(SYS_rt_sigaction, SIGSEGV, (long)&patch_prev,
-				0, 8, 0, 0);
-}
-
-/*
- * Make each run of pages holding sites writable (not executable) while
- * patching it, then give it back its protection. Only raw system calls and
- * plain stores until then: the run may hold libc's own mprotect. (Writing
- * through /proc/self/mem would keep W^X without any mprotect, but measured
- * 28 us per site here, several times slower.) Each site is written with one
- * 16-bit store, so that a thread that sees the page executable again never
- * sees half a patch.
- */
-static int patch(const struct site_list *l, const struct mapping *maps,
-		 const size_t *owner)
-{
-	int err = 0;
-
-	/* the runs: a page with sites and any next page with sites, in the
-	 * same mapping (a site may straddle two pages) */
-	runs = malloc((l->n ? l->n : 1) * sizeof(*runs));
-	if (!runs)
-		return -ENOMEM;
-	nruns = 0;
-	for (size_t i = 0; i < l->n;) {
-		uintptr_t first = l->v[i] & ~(ZP_PAGE - 1), end = first;
-		size_t j = i;
-
-		while (j < l->n && owner[j] == owner[i] && l->v[j] < end + ZP_PAGE) {
-			end = (l->v[j] + 2 + ZP_PAGE - 1) & ~(ZP_PAGE - 1);
-			j++;
-		}
-		runs[nruns++] = (struct zp_range){ first, end };
-		i = j;
-	}
-	err = catch_faults(1);
-	for (size_t i = 0, r = 0; r < nruns && !err; r++) {
-		uintptr_t first = runs[r].lo, end = runs[r].hi;
-		int prot = maps[owner[i]].prot;
-
-		__atomic_store_n(&patch_lo, first, __ATOMIC_RELEASE);
-		__atomic_store_n(&patch_hi, end, __ATOMIC_RELEASE);
-		err = (int)zp_raw(SYS_mprotect, (long)first, (long)(end - first),
-				  PROT_READ | PROT_WRITE);
-		if (err)
-			break;
-		for (; i < l->n && l->v[i] < end; i++)
-			*(volatile uint16_t *)l->v[i] = 0xd0ff; /* call *%rax */
-		err = (int)zp_raw(SYS_mprotect, (long)first, (long)(end - first),
-				  prot);
-		__atomic_store_n(&patch_hi, 0, __ATOMIC_RELEASE);
-	}
-	catch_faults(0);
-	nruns = 0;
-	free(runs);
-	runs = NULL;
 	return err;
 }
 
@@ -283,7 +165,7 @@ static int cache_valid(struct proving *pv, uint32_t *sites, size_t n,
 	return 1;
 }
 
-static int excluded(const struct mapping *m, const char *self,
+static int excluded(const struct zp_mapping *m, const char *self,
 		    const char *const *exclude)
 {
 	if (m->path[0] != '/') /* [vdso], [vsyscall], anonymous, ... */
@@ -310,7 +192,7 @@ static struct {
 } known[MAX_KNOWN];
 static unsigned nknown;
 
-static int is_known(const struct mapping *m)
+static int is_known(const struct zp_mapping *m)
 {
 	for (unsigned i = 0; i < nknown; i++)
 		if (known[i].start == m->start && known[i].inode == m->inode)
@@ -318,7 +200,7 @@ static int is_known(const struct mapping *m)
 	return 0;
 }
 
-static void remember(const struct mapping *m)
+static void remember(const struct zp_mapping *m)
 {
 	if (nknown < MAX_KNOWN && !is_known(m)) {
 		known[nknown].start = m->start;
@@ -329,7 +211,7 @@ static void remember(const struct mapping *m)
 
 int zp_exec_mappings(struct zp_range **out, size_t *n)
 {
-	struct mapping *maps;
+	struct zp_mapping *maps;
 	int err = read_maps(&maps, n);
 
 	if (err)
@@ -347,7 +229,7 @@ int zp_exec_mappings(struct zp_range **out, size_t *n)
 
 int zp_rewrite_mark_known(void)
 {
-	struct mapping *maps;
+	struct zp_mapping *maps;
 	size_t n;
 	int err = read_maps(&maps, &n);
 
@@ -359,30 +241,128 @@ int zp_rewrite_mark_known(void)
 	return 0;
 }
 
+/*
+ * The sites of one mapping, appended to pv->out: from the site cache if it
+ * holds a valid entry for the mapping, else by scanning it (and storing
+ * what was found). Sets the method the verbose line names.
+ */
+static int find_sites(struct proving *pv, const struct zp_rewrite_opts *o,
+		      struct zp_rewrite_stats *st, const char **method)
+{
+	const struct zp_mapping *m = pv->m;
+	struct zp_map_id id = { m->path, m->inode, m->offset,
+				m->end - m->start };
+	size_t before = pv->out->n, ncached;
+	uint32_t *cached;
+	int err;
+
+	*method = o->sweep ? "sweep" : "fast";
+	if (o->sweep)
+		return zp_sweep(m->start, m->end, consider, pv, &pv->r->insns);
+	if (o->cache_dir && !zp_cache_load(o->cache_dir, &id, &cached, &ncached)) {
+		int valid = cache_valid(pv, cached, ncached, &st->rejected);
+
+		free(cached);
+		if (valid) {
+			*method = "cache";
+			st->cached++;
+			return 0;
+		}
+		*pv->r = (struct map_result){ 0 };
+	}
+	err = scan_fast(pv);
+	if (!err && o->cache_dir)
+		zp_cache_store(o->cache_dir, &id, pv->out->v + before,
+			       pv->out->n - before, m->start);
+	return err;
+}
+
+/* ZPOLINE_VERBOSE: one line per mapping; at 3 every site, as a file offset
+ * (for the coverage harness). */
+static void report_mapping(const struct zp_rewrite_opts *o,
+			   const struct zp_mapping *m, const struct map_result *r,
+			   const char *method, const uintptr_t *site,
+			   size_t n, double ms)
+{
+	if (o->verbose)
+		fprintf(stderr,
+			"zpoline: %s [%lx-%lx] %lu bytes: %s, %lu "
+			"instructions decoded, %u candidates, %u "
+			"unproven, %u sites, %.3f ms\n",
+			m->path, m->start, m->end, m->end - m->start,
+			method, r->insns,
+			r->candidates, r->unproven, r->sites, ms);
+	if (o->verbose > 2) {
+		fprintf(stderr, "zpoline: map %s [%lx-%lx] offset 0x%lx\n",
+			m->path, m->start, m->end, m->offset);
+		for (size_t k = 0; k < n; k++)
+			fprintf(stderr, "zpoline: site %s+0x%lx\n", m->path,
+				m->offset + (site[k] - m->start));
+	}
+}
+
+/* Decodes one mapping and appends its proven sites to `all`. */
+static int rewrite_mapping(const struct zp_rewrite_opts *o,
+			   const struct zp_mapping *m, struct site_list *all,
+			   struct zp_rewrite_stats *st)
+{
+	struct map_result r = { 0 };
+	struct proving pv = { zp_prover_new(m->start, m->end, m->path,
+					    m->offset),
+			      all, &r, m, o->verbose };
+	size_t before = all->n;
+	double t = zp_now_ms();
+	const char *method;
+	int err;
+
+	if (!pv.prover)
+		return -ENOMEM;
+	err = find_sites(&pv, o, st, &method);
+	zp_prover_free(pv.prover);
+	st->unproven += r.unproven;
+	if (err)
+		return err;
+	r.sites = (unsigned)(all->n - before);
+	st->mappings++;
+	report_mapping(o, m, &r, method, all->v + before, all->n - before,
+		       zp_now_ms() - t);
+	return 0;
+}
+
+/* The real path of libzpoline.so, which never rewrites itself. */
+static int own_path(char **path)
+{
+	Dl_info self;
+
+	if (!dladdr((void *)zp_rewrite_all, &self) || !self.dli_fname)
+		return -ENOENT;
+	*path = realpath(self.dli_fname, NULL);
+	return *path ? 0 : -errno;
+}
+
+/*
+ * Every executable mapping not seen before and not excluded is decoded,
+ * and the sites of all of them are patched at the end, in one go.
+ */
 int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 {
-	struct mapping *maps;
+	struct zp_mapping *maps = NULL;
 	struct site_list all = { 0 };
-	size_t nmaps, *owner = NULL;
-	Dl_info self;
-	double t0 = zp_now_ms();
+	size_t nmaps, *owner = NULL; /* owner[k]: the mapping of site k */
+	char *self_path;
+	double t0 = zp_now_ms(), tp;
 	int err;
 
 	memset(st, 0, sizeof(*st));
-	if (!dladdr((void *)zp_rewrite_all, &self) || !self.dli_fname)
-		return -ENOENT;
-	char *self_path = realpath(self.dli_fname, NULL);
-	if (!self_path)
-		return -errno;
+	err = own_path(&self_path);
+	if (err)
+		return err;
 	err = read_maps(&maps, &nmaps);
 	if (err)
 		goto out;
-
 	for (size_t i = 0; i < nmaps; i++) {
-		const struct mapping *m = &maps[i];
-		struct map_result r = { 0 };
+		const struct zp_mapping *m = &maps[i];
 		size_t before = all.n;
-		double t = zp_now_ms();
 
 		if (is_known(m))
 			continue;
@@ -394,46 +374,9 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 					m->start, m->end);
 			continue;
 		}
-		struct zp_map_id id = { m->path, m->inode, m->offset,
-					m->end - m->start };
-		const char *method = o->sweep ? "sweep" : "fast";
-		uint32_t *cached;
-		size_t ncached;
-
-		struct proving pv = { zp_prover_new(m->start, m->end, m->path,
-						    m->offset),
-				      &all, &r, m, o->verbose };
-		if (!pv.prover) {
-			err = -ENOMEM;
-			goto out;
-		}
-		if (o->sweep) {
-			err = zp_sweep(m->start, m->end, consider, &pv, &r.insns);
-		} else if (o->cache_dir &&
-			   !zp_cache_load(o->cache_dir, &id, &cached, &ncached)) {
-			if (cache_valid(&pv, cached, ncached, &st->rejected)) {
-				method = "cache";
-				st->cached++;
-			} else {
-				r = (struct map_result){ 0 };
-				err = scan_fast(&pv);
-				if (!err)
-					zp_cache_store(o->cache_dir, &id,
-						       all.v + before,
-						       all.n - before, m->start);
-			}
-			free(cached);
-		} else {
-			err = scan_fast(&pv);
-			if (!err && o->cache_dir)
-				zp_cache_store(o->cache_dir, &id, all.v + before,
-					       all.n - before, m->start);
-		}
-		zp_prover_free(pv.prover);
-		st->unproven += r.unproven;
+		err = rewrite_mapping(o, m, &all, st);
 		if (err)
 			goto out;
-		r.sites = (unsigned)(all.n - before);
 		size_t *ow = realloc(owner, (all.cap ? all.cap : 1) * sizeof(*ow));
 		if (!ow) {
 			err = -ENOMEM;
@@ -442,25 +385,9 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 		owner = ow;
 		for (size_t k = before; k < all.n; k++)
 			owner[k] = i;
-		st->mappings++;
-		if (o->verbose)
-			fprintf(stderr,
-				"zpoline: %s [%lx-%lx] %lu bytes: %s, %lu "
-				"instructions decoded, %u candidates, %u "
-				"unproven, %u sites, %.3f ms\n",
-				m->path, m->start, m->end, m->end - m->start,
-				method, r.insns,
-				r.candidates, r.unproven, r.sites, zp_now_ms() - t);
-		if (o->verbose > 2) { /* per-site file offsets, for the coverage harness */
-			fprintf(stderr, "zpoline: map %s [%lx-%lx] offset 0x%lx\n",
-				m->path, m->start, m->end, m->offset);
-			for (size_t k = before; k < all.n; k++)
-				fprintf(stderr, "zpoline: site %s+0x%lx\n", m->path,
-					m->offset + (all.v[k] - m->start));
-		}
 	}
-	double tp = zp_now_ms();
-	err = patch(&all, maps, owner);
+	tp = zp_now_ms();
+	err = zp_patch(all.v, all.n, owner, maps);
 	if (o->verbose > 1)
 		fprintf(stderr, "zpoline: patching %zu sites took %.3f ms\n",
 			all.n, zp_now_ms() - tp);

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writing `call *%rax` over the sites rewrite.c found, keeping W^X: with
+ * raw system calls only, since a page of libc is briefly writable and not
+ * executable, so nothing may call into libc while it is.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "internal.h"
+
+/*
+ * Other threads may already run (started by an earlier preload's or
+ * library's constructor, or any thread when late.c rewrites after a
+ * dlopen), and one may execute a page while it is writable and not
+ * executable. Its fault is caught here and the thread waits until the page
+ * is executable again, then retries the instruction. The handler is ours
+ * only while patching; the previous action is put back afterwards, and a
+ * fault that is not ours goes to it (returning re-runs the faulting
+ * instruction, which then meets that action).
+ */
+static volatile uintptr_t patch_lo, patch_hi; /* the run being patched */
+static struct zp_range *runs;		       /* every run of this patch() */
+static size_t nruns;
+static struct zp_kact patch_prev;
+
+/* A fault on a page of any run is ours, whether its run is being patched
+ * or was patched between the fault and this handler (the signal takes a
+ * while to arrive): wait while it is not executable, then retry. */
+static void on_patch_fault(int sig, siginfo_t *si, void *ctx)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	(void)ctx;
+	if (si->si_code == SEGV_ACCERR)
+		for (size_t r = 0; r < nruns; r++)
+			if (a >= runs[r].lo && a < runs[r].hi) {
+				while (a >= __atomic_load_n(&patch_lo, __ATOMIC_ACQUIRE) &&
+				       a < __atomic_load_n(&patch_hi, __ATOMIC_ACQUIRE))
+					__builtin_ia32_pause();
+				return;
+			}
+	zp_syscall6(SYS_rt_sigaction, sig, (long)&patch_prev, 0, 8, 0, 0);
+}
+
+static int catch_faults(int on)
+{
+	struct zp_kact ours = {
+		.handler = (unsigned long)on_patch_fault,
+		.flags = SA_SIGINFO | 0x04000000 /* SA_RESTORER */ | SA_ONSTACK,
+		.restorer = (unsigned long)zp_restore_rt,
+		.mask = ~0ull,
+	};
+
+	if (on)
+		return (int)zp_syscall6(SYS_rt_sigaction, SIGSEGV, (long)&ours,
+					(long)&patch_prev, 8, 0, 0);
+	return (int)zp_syscall6(SYS_rt_sigaction, SIGSEGV, (long)&patch_prev,
+				0, 8, 0, 0);
+}
+
+/*
+ * Make each run of pages holding sites writable (not executable) while
+ * patching it, then give it back its protection. Only raw system calls and
+ * plain stores until then: the run may hold libc's own mprotect. (Writing
+ * through /proc/self/mem would keep W^X without any mprotect, but measured
+ * 28 us per site here, several times slower.) Each site is written with one
+ * 16-bit store, so that a thread that sees the page executable again never
+ * sees half a patch.
+ */
+int zp_patch(const uintptr_t *site, size_t n, const size_t *owner,
+	     const struct zp_mapping *maps)
+{
+	int err = 0;
+
+	/* the runs: a page with sites and any next page with sites, in the
+	 * same mapping (a site may straddle two pages) */
+	runs = malloc((n ? n : 1) * sizeof(*runs));
+	if (!runs)
+		return -ENOMEM;
+	nruns = 0;
+	for (size_t i = 0; i < n;) {
+		uintptr_t first = site[i] & ~(ZP_PAGE - 1), end = first;
+		size_t j = i;
+
+		while (j < n && owner[j] == owner[i] && site[j] < end + ZP_PAGE) {
+			end = (site[j] + 2 + ZP_PAGE - 1) & ~(ZP_PAGE - 1);
+			j++;
+		}
+		runs[nruns++] = (struct zp_range){ first, end };
+		i = j;
+	}
+	err = catch_faults(1);
+	for (size_t i = 0, r = 0; r < nruns && !err; r++) {
+		uintptr_t first = runs[r].lo, end = runs[r].hi;
+		int prot = maps[owner[i]].prot;
+
+		__atomic_store_n(&patch_lo, first, __ATOMIC_RELEASE);
+		__atomic_store_n(&patch_hi, end, __ATOMIC_RELEASE);
+		err = (int)zp_raw(SYS_mprotect, (long)first, (long)(end - first),
+				  PROT_READ | PROT_WRITE);
+		if (err)
+			break;
+		for (; i < n && site[i] < end; i++)
+			*(volatile uint16_t *)site[i] = 0xd0ff; /* call *%rax */
+		err = (int)zp_raw(SYS_mprotect, (long)first, (long)(end - first),
+				  prot);
+		__atomic_store_n(&patch_hi, 0, __ATOMIC_RELEASE);
+	}
+	catch_faults(0);
+	nruns = 0;
+	free(runs);
+	runs = NULL;
+	return err;
+}
