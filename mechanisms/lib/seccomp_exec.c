@@ -24,8 +24,9 @@
  *      --filtered: RET_TRAP for every x86-64 call whose instruction
  *      pointer is outside our text;
  *   2. map the target and its ELF interpreter like the kernel would
- *      (#! scripts included), build its initial stack and auxv, copy
- *      ourselves to anonymous memory and make /proc/self/exe the target
+ *      (#! scripts included) and build its initial stack and auxv
+ *      (elf_load.c); copy ourselves to anonymous memory and make
+ *      /proc/self/exe the target
  *      (PR_SET_MM_EXE_FILE, needs CAP_SYS_RESOURCE; best effort);
  *   3. jump to the interpreter's entry point. From then on we are just the
  *      handler; an execve of the target is rewritten by the handler into
@@ -52,12 +53,9 @@
 #include <linux/prctl.h>
 #include <sys/syscall.h>
 
+#include "elf_load.h"
 #include "exec_check.h"
 #include "sigsys.h"
-
-#define PAGE 4096UL
-#define PAGE_DOWN(x) ((unsigned long)(x) & ~(PAGE - 1))
-#define PAGE_UP(x) PAGE_DOWN((unsigned long)(x) + PAGE - 1)
 
 static char self_path[4096];		/* this program, for exec rewrites */
 static char opt_hook[64], opt_stats[4200], opt_null[4200];
@@ -149,7 +147,7 @@ static long exec_via_self(const struct zp_syscall *sc)
 
 	while (argv && argv[n])
 		n++;
-	size = PAGE_UP((size_t)(n + 8) * sizeof(char *)) + PAGE;
+	size = ZPM_PAGE_UP((size_t)(n + 8) * sizeof(char *)) + ZPM_PAGE;
 	nargv = (char **)sys(SYS_mmap, 0, (long)size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	if ((unsigned long)nargv > -4096UL)
@@ -157,9 +155,9 @@ static long exec_via_self(const struct zp_syscall *sc)
 	/* /proc/self/exe, /proc/self/fd/N: resolve them before the exec
 	 * changes what "self" is. */
 	if (!strncmp(path, "/proc/", 6)) {
-		char *real = (char *)nargv + size - PAGE;
+		char *real = (char *)nargv + size - ZPM_PAGE;
 
-		ret = sys(SYS_readlink, (long)path, (long)real, PAGE - 1, 0, 0);
+		ret = sys(SYS_readlink, (long)path, (long)real, ZPM_PAGE - 1, 0, 0);
 		if (ret > 0 && real[0] == '/') {
 			real[ret] = 0;
 			path = real;
@@ -182,142 +180,7 @@ static long exec_via_self(const struct zp_syscall *sc)
 	return ret;
 }
 
-/* ---- 2. the loader ---------------------------------------------------- */
-
-struct image {
-	unsigned long bias, entry, phdr, phnum;
-};
-
-static long map_elf(const char *path, struct image *im, char *interp,
-		    size_t interp_size)
-{
-	Elf64_Ehdr eh;
-	Elf64_Phdr ph[64];
-	unsigned long lo = -1UL, hi = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	long err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
-	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64 ||
-	    pread(fd, ph, eh.e_phnum * sizeof(ph[0]), (off_t)eh.e_phoff) !=
-		    (ssize_t)(eh.e_phnum * sizeof(ph[0]))) {
-		err = -ENOEXEC;
-		goto out;
-	}
-	if (interp)
-		interp[0] = 0;
-	for (int i = 0; i < eh.e_phnum; i++) {
-		if (ph[i].p_type == PT_INTERP && interp) {
-			size_t len = ph[i].p_filesz < interp_size ? ph[i].p_filesz
-								  : interp_size - 1;
-			if (pread(fd, interp, len, (off_t)ph[i].p_offset) !=
-			    (ssize_t)len) {
-				err = -ENOEXEC;
-				goto out;
-			}
-			interp[len] = 0;
-		}
-		if (ph[i].p_type != PT_LOAD)
-			continue;
-		if (PAGE_DOWN(ph[i].p_vaddr) < lo)
-			lo = PAGE_DOWN(ph[i].p_vaddr);
-		if (PAGE_UP(ph[i].p_vaddr + ph[i].p_memsz) > hi)
-			hi = PAGE_UP(ph[i].p_vaddr + ph[i].p_memsz);
-	}
-	if (hi <= lo) {
-		err = -ENOEXEC;
-		goto out;
-	}
-	im->bias = 0;
-	if (eh.e_type == ET_DYN) {
-		/* Reserve the whole span so the segments keep their layout. */
-		void *base = mmap(NULL, hi - lo, PROT_NONE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (base == MAP_FAILED) {
-			err = -errno;
-			goto out;
-		}
-		im->bias = (unsigned long)base - lo;
-	}
-	im->phdr = 0;
-	for (int i = 0; i < eh.e_phnum; i++) {
-		const Elf64_Phdr *p = &ph[i];
-		unsigned long start = im->bias + PAGE_DOWN(p->p_vaddr);
-		unsigned long fend = im->bias + p->p_vaddr + p->p_filesz;
-		unsigned long mend = im->bias + p->p_vaddr + p->p_memsz;
-		int prot = (p->p_flags & PF_R ? PROT_READ : 0) |
-			   (p->p_flags & PF_W ? PROT_WRITE : 0) |
-			   (p->p_flags & PF_X ? PROT_EXEC : 0);
-
-		if (p->p_type == PT_PHDR)
-			im->phdr = im->bias + p->p_vaddr;
-		if (p->p_type != PT_LOAD)
-			continue;
-		if (!im->phdr && eh.e_phoff >= p->p_offset &&
-		    eh.e_phoff < p->p_offset + p->p_filesz)
-			im->phdr = im->bias + p->p_vaddr + (eh.e_phoff - p->p_offset);
-		if (p->p_filesz &&
-		    mmap((void *)start, PAGE_UP(fend) - start, prot | PROT_WRITE,
-			 MAP_PRIVATE | MAP_FIXED, fd,
-			 (off_t)PAGE_DOWN(p->p_offset)) == MAP_FAILED) {
-			err = -errno;
-			goto out;
-		}
-		if (mend > fend) { /* .bss: zero the file page's tail, then anon */
-			if (p->p_filesz && PAGE_UP(fend) > fend)
-				memset((void *)fend, 0, PAGE_UP(fend) - fend);
-			if (PAGE_UP(mend) > PAGE_UP(fend) &&
-			    mmap((void *)PAGE_UP(fend), PAGE_UP(mend) - PAGE_UP(fend),
-				 prot, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS,
-				 -1, 0) == MAP_FAILED) {
-				err = -errno;
-				goto out;
-			}
-		}
-		if (p->p_filesz && !(prot & PROT_WRITE))
-			mprotect((void *)start, PAGE_UP(fend) - start, prot);
-	}
-	im->entry = im->bias + eh.e_entry;
-	im->phnum = eh.e_phnum;
-out:
-	close(fd);
-	return err;
-}
-
-/* "#!interp [arg]" -> interp, arg (kernel rules: one optional argument). */
-static int parse_shebang(const char *path, char *interp, size_t isz,
-			 char *arg, size_t asz)
-{
-	char buf[256], *p, *end;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 2 || buf[0] != '#' || buf[1] != '!')
-		return 0;
-	buf[n] = 0;
-	end = strchr(buf, '\n');
-	if (end)
-		*end = 0;
-	for (p = buf + 2; *p == ' ' || *p == '\t'; p++)
-		;
-	end = p + strcspn(p, " \t");
-	snprintf(interp, isz, "%.*s", (int)(end - p), p);
-	for (p = end; *p == ' ' || *p == '\t'; p++)
-		;
-	for (end = p + strlen(p); end > p && (end[-1] == ' ' || end[-1] == '\t'); end--)
-		;
-	snprintf(arg, asz, "%.*s", (int)(end - p), p);
-	return interp[0] ? 1 : -ENOEXEC;
-}
+/* ---- 2. the loader (elf_load.c maps the files) ----------------------- */
 
 /*
  * /proc/self/exe and /proc/self/cmdline of the target: PR_SET_MM_MAP with
@@ -362,8 +225,8 @@ static void become(const char *path, const char *arg0)
 	if (fd < 0)
 		return;
 	for (int i = 0; i < __ehdr_start.e_phnum; i++) {
-		unsigned long lo = PAGE_DOWN(ph[i].p_vaddr);
-		unsigned long len = PAGE_UP(ph[i].p_vaddr + ph[i].p_memsz) - lo;
+		unsigned long lo = ZPM_PAGE_DOWN(ph[i].p_vaddr);
+		unsigned long len = ZPM_PAGE_UP(ph[i].p_vaddr + ph[i].p_memsz) - lo;
 		int prot = (ph[i].p_flags & PF_R ? PROT_READ : 0) |
 			   (ph[i].p_flags & PF_W ? PROT_WRITE : 0) |
 			   (ph[i].p_flags & PF_X ? PROT_EXEC : 0);
@@ -404,15 +267,16 @@ static void run_target(char *path, char **argv, int argc, char **envp)
 {
 	static char interp[ZPM_MAX_SHEBANG][512], iarg[ZPM_MAX_SHEBANG][512];
 	char ldso[512], **av = argv;
-	struct image exe, ld;
-	unsigned long *auxv0, *sp, *frame;
+	struct zpm_image exe, ld;
+	unsigned long *auxv, *frame;
 	long envc = 0, nauxv = 0, err;
 	int depth;
 
 	/* #! chains, as deep as zpm_exec_check() let through. */
 	for (depth = 0; depth < ZPM_MAX_SHEBANG; depth++) {
-		int r = parse_shebang(path, interp[depth], sizeof(interp[0]),
-				      iarg[depth], sizeof(iarg[0]));
+		int r = zpm_parse_shebang(path, interp[depth],
+					  sizeof(interp[0]), iarg[depth],
+					  sizeof(iarg[0]));
 		int k = 0;
 
 		if (r < 0)
@@ -439,49 +303,23 @@ static void run_target(char *path, char **argv, int argc, char **envp)
 			path = interp[depth];
 		}
 	}
-	err = map_elf(path, &exe, ldso, sizeof(ldso));
+	err = zpm_map_elf(path, &exe, ldso, sizeof(ldso));
 	if (err)
 		die("cannot load", path, err);
 	if (ldso[0]) {
-		err = map_elf(ldso, &ld, NULL, 0);
+		err = zpm_map_elf(ldso, &ld, NULL, 0);
 		if (err)
 			die("cannot load interpreter", ldso, err);
 	}
 
 	while (envp[envc])
 		envc++;
-	auxv0 = (unsigned long *)(envp + envc + 1);
-	while (auxv0[2 * nauxv] != AT_NULL)
+	auxv = (unsigned long *)(envp + envc + 1);
+	while (auxv[2 * nauxv] != AT_NULL)
 		nauxv++;
-	frame = alloca((size_t)(1 + argc + 1 + envc + 1 + 2 * nauxv + 2 + 2) *
-		       sizeof(long));
-	sp = (unsigned long *)((unsigned long)frame & ~15UL);
-	if (sp < frame)
-		sp += 2;
-	frame = sp;
-	*sp++ = (unsigned long)argc;
-	for (int i = 0; i < argc; i++)
-		*sp++ = (unsigned long)av[i];
-	*sp++ = 0;
-	for (long i = 0; i < envc; i++)
-		*sp++ = (unsigned long)envp[i];
-	*sp++ = 0;
-	for (long i = 0; i < nauxv; i++) {
-		unsigned long type = auxv0[2 * i], val = auxv0[2 * i + 1];
-
-		switch (type) {
-		case AT_PHDR: val = exe.phdr; break;
-		case AT_PHNUM: val = exe.phnum; break;
-		case AT_PHENT: val = sizeof(Elf64_Phdr); break;
-		case AT_ENTRY: val = exe.entry; break;
-		case AT_BASE: val = ldso[0] ? ld.bias : 0; break;
-		case AT_EXECFN: val = (unsigned long)path; break;
-		}
-		*sp++ = type;
-		*sp++ = val;
-	}
-	*sp++ = AT_NULL;
-	*sp++ = 0;
+	frame = alloca(ZPM_STACK_WORDS(argc, envc, nauxv) * sizeof(long));
+	frame = zpm_initial_stack(frame, argc, av, envp, envc, auxv, nauxv,
+				  &exe, ldso[0] ? &ld : NULL, path);
 
 	fflush(NULL);
 	/* cmdline = our argv tail, unless #! rewrote it */
