@@ -513,26 +513,13 @@ zp_sud_rearm:
 	cmpb	$0, zp_sud_on(%rip)
 	je	1f
 	push	%rax
-	push	%rdi
-	push	%rsi
-	push	%rdx
-	push	%r10
 	push	%r8
 	movq	zp_guard@gottpoff(%rip), %r8
 	add	%fs:0, %r8		/* this thread's TLS block */
 	movw	$GUARD_FREE, (%r8)
 	inc	%r8			/* the selector byte */
-	mov	$__NR_prctl, %eax
-	mov	$PR_SET_SYSCALL_USER_DISPATCH, %edi
-	mov	$PR_SYS_DISPATCH_ON, %esi
-	mov	zp_sud_start(%rip), %rdx
-	mov	zp_sud_len(%rip), %r10
-	syscall
+	SUD_DISPATCH_ON zp_sud_start, zp_sud_len
 	pop	%r8
-	pop	%r10
-	pop	%rdx
-	pop	%rsi
-	pop	%rdi
 	pop	%rax
 1:	ret
 	.size	zp_sud_rearm, .-zp_sud_rearm

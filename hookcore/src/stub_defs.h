@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Constants shared by stub.S and the C side; must stay assembler-safe. */
+/* Constants shared by stub.S and the C side (and by mechanisms/lib/
+ * sigsys_stubs.S); must stay assembler-safe. */
 #ifndef ZP_STUB_DEFS_H
 #define ZP_STUB_DEFS_H
 
@@ -37,6 +38,32 @@
 #endif
 #define PR_SET_SYSCALL_USER_DISPATCH 59
 #define PR_SYS_DISPATCH_ON 1
+
+#ifdef __ASSEMBLER__
+/*
+ * prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, \start, \len,
+ * %r8 = the selector byte) for the calling task: the kernel does not give
+ * a new task its parent's Syscall User Dispatch. Keeps every register but
+ * rax, rcx and r11, as a system call does; 32 bytes of stack. Shared by
+ * lazy mode (stub.S) and the sud mechanism (mechanisms/lib/sigsys_stubs.S).
+ */
+.macro SUD_DISPATCH_ON start, len
+	push	%rdi
+	push	%rsi
+	push	%rdx
+	push	%r10
+	mov	$__NR_prctl, %eax
+	mov	$PR_SET_SYSCALL_USER_DISPATCH, %edi
+	mov	$PR_SYS_DISPATCH_ON, %esi
+	mov	\start(%rip), %rdx
+	mov	\len(%rip), %r10
+	syscall
+	pop	%r10
+	pop	%rdx
+	pop	%rsi
+	pop	%rdi
+.endm
+#endif
 
 /* Kinds of calls the stub runs itself (zp_syscall.flags >> 8). */
 #define ZP_KIND_SIGRETURN 1

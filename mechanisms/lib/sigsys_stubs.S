@@ -6,6 +6,8 @@
  * Entered with every register as the application had it at its trapped
  * `syscall`, except the ones the handler changed (said per stub).
  */
+#include "../../hookcore/src/stub_defs.h" /* numbers, SUD_DISPATCH_ON */
+
 	.text
 
 /*
@@ -23,7 +25,7 @@
 	.hidden	zpm_sigreturn_stub
 	.type	zpm_sigreturn_stub, @function
 zpm_sigreturn_stub:
-	movq	$15, %rax		/* __NR_rt_sigreturn */
+	movq	$__NR_rt_sigreturn, %rax
 	syscall
 	ud2
 	.size	zpm_sigreturn_stub, .-zpm_sigreturn_stub
@@ -37,23 +39,10 @@ zpm_sigreturn_stub:
 rearm:
 	cmpb	$0, zpm_sud_rearm(%rip)
 	je	1f
-	push	%rdi
-	push	%rsi
-	push	%rdx
-	push	%r10
 	push	%r8
-	movl	$157, %eax		/* __NR_prctl */
-	movl	$59, %edi		/* PR_SET_SYSCALL_USER_DISPATCH */
-	movl	$1, %esi		/* PR_SYS_DISPATCH_ON */
-	movq	zpm_sud_start(%rip), %rdx
-	movq	zpm_sud_len(%rip), %r10
 	leaq	zpm_sud_selector(%rip), %r8
-	syscall
+	SUD_DISPATCH_ON zpm_sud_start, zpm_sud_len
 	pop	%r8
-	pop	%r10
-	pop	%rdx
-	pop	%rsi
-	pop	%rdi
 1:	ret
 	.size	rearm, .-rearm
 
