@@ -248,6 +248,13 @@ class Runner:
 
 PRELOAD_WHY = ("made inside libc, through a function preload does not "
                "wrap, or by a raw `syscall`")
+# Lazy mode: a handler that runs while the hook does (a signal arriving on
+# a call the hook makes, SIGCHLD in a shell) runs with the dispatch selector
+# open, so its return through libc's restorer, not rewritten yet, reaches
+# the kernel unseen.
+LAZY_SIGRETURN_WHY = ("a signal handler that ran while the hook did (the "
+                      "dispatch selector is open then) returned through "
+                      "libc's restorer before that site was rewritten")
 # The first malloc of the process initialises the heap: brk twice and
 # getrandom for the tcache key (glibc >= 2.34). Under an in-process
 # mechanism that first malloc is the mechanism's own, in its constructor,
@@ -383,6 +390,8 @@ def _same_run_reason(prog, family, nr, static, sites):
         return h["*"]
     if family == "preload":
         return PRELOAD_WHY
+    if family == "lazypoline" and nr == 15:
+        return LAZY_SIGRETURN_WHY
     for s in sites:
         if s in SITE_WHY:
             return SITE_WHY[s]
