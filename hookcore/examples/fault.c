@@ -174,11 +174,7 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 		return NULL;
 	v = getenv("ZP_FAULT_VERBOSE");
 	verbose = v && *v && strcmp(v, "0");
-	if (verbose) {
-		long fd = zp_syscall6(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 900, 0, 0,
-				      0);
-		if (fd >= 0)
-			log_fd = (int)fd;
-	}
+	if (verbose)
+		log_fd = zo_stderr_copy();
 	return hook;
 }

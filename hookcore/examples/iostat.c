@@ -310,18 +310,11 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 			host->abi, ZP_ABI_VERSION);
 		return NULL;
 	}
-	if (v && *v) {
-		out_fd = zo_open_append(v, path, sizeof(path));
-		if (out_fd < 0) {
-			fprintf(stderr, "zphook-iostat: cannot open ZP_IOSTAT="
-				"'%s': %s\n", v, strerror(-out_fd));
-			return NULL;
-		}
-	} else {
-		long fd = zp_syscall6(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 900, 0, 0,
-				      0);
-		if (fd >= 0)
-			out_fd = (int)fd;
+	out_fd = zo_open_output(v, path, sizeof(path));
+	if (out_fd < 0) {
+		fprintf(stderr, "zphook-iostat: cannot open ZP_IOSTAT='%s': "
+			"%s\n", v, strerror(-out_fd));
+		return NULL;
 	}
 	return zp_typed_register(&hooks);
 }

@@ -161,4 +161,26 @@ static inline int zo_open_append(const char *pattern, char *path, size_t size)
 	return (int)fd;
 }
 
+/*
+ * A private copy of stderr, for a hook's lines: they go on where stderr
+ * was when the program started even after it closes or redirects fd 2
+ * (cat closes it just before exit_group). stderr itself if it cannot be
+ * copied.
+ */
+static inline int zo_stderr_copy(void)
+{
+	long fd = zp_syscall6(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 900, 0, 0, 0);
+
+	return fd >= 0 ? (int)fd : 2;
+}
+
+/* Where a hook's output goes: the file `pattern` names (zo_open_append;
+ * NULL or empty: zo_stderr_copy()). Returns the fd or -errno. */
+static inline int zo_open_output(const char *pattern, char *path, size_t size)
+{
+	if (pattern && *pattern)
+		return zo_open_append(pattern, path, size);
+	return zo_stderr_copy();
+}
+
 #endif

@@ -17,19 +17,13 @@
  * Patching (patch.c) happens after all decoding.
  */
 #include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
-#include <link.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <time.h>
 
 #include "internal.h"
-
 
 struct site_list {
 	uintptr_t *v;

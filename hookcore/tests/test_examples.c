@@ -10,7 +10,7 @@
 
 #include "zpt.h"
 
-static char self[4096];
+static char *self; /* this program, run again in each role */
 static char *out, *err;
 
 /* ---- the programs ---- */
@@ -385,7 +385,6 @@ int main(int argc, char **argv)
 		{ "iostat", role_iostat, test_iostat },
 		{ "summary", role_summary, test_summary },
 	};
-	ssize_t n;
 
 	if (argc != 2)
 		FAIL("usage: %s fault|mock|access|iostat|summary", argv[0]);
@@ -398,10 +397,7 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	zpt_require_va0();
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		FAIL("readlink: %s", strerror(errno));
-	self[n] = 0;
+	self = (char *)zpt_self();
 	out = zpt_tmp("ex-out");
 	err = zpt_tmp("ex-err");
 	for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++)

@@ -276,7 +276,6 @@ static int open_out(const char *var, int *fd)
 zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 {
 	const char *v = secure_getenv("ZPOLINE_SUMMARY_SORT");
-	long fd;
 
 	if (host->abi != ZP_ABI_VERSION) {
 		fprintf(stderr, "zphook-summary: host ABI %u, expected %u\n",
@@ -299,9 +298,7 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 		sort_by = (enum sort_key)k;
 	}
 	/* Keep our own stderr: programs close fd 2 before exiting. */
-	fd = zp_syscall6(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 900, 0, 0, 0);
-	if (fd >= 0)
-		table_fd = (int)fd;
+	table_fd = zo_stderr_copy();
 	if (open_out("ZPOLINE_SUMMARY", &table_fd) ||
 	    open_out("ZPOLINE_STATS", &json_fd))
 		return NULL;

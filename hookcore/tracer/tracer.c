@@ -83,7 +83,6 @@ static void emit(struct zp_out *o)
 	}
 }
 
-
 /*
  * From the first thread or process creation on, lines start with the tid
  * ([pid TID], like strace -f): threads, and after fork/vfork both
@@ -216,22 +215,11 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 	 * setuid program) the environment is another user's, and this file
 	 * would be opened with the program's privileges */
 	v = secure_getenv("ZPOLINE_TRACE");
-	if (!v || !*v) {
-		/* A private copy of stderr: the trace goes on where stderr was
-		 * when the program started even after it closes or redirects
-		 * fd 2 (cat closes it just before exit_group). */
-		long fd = zp_syscall6(SYS_fcntl, 2, F_DUPFD_CLOEXEC, 900, 0, 0,
-				      0);
-		if (fd >= 0)
-			out_fd = (int)fd;
-	} else {
-		int fd = zo_open_append(v, out_path, sizeof(out_path));
-		if (fd < 0) {
-			fprintf(stderr, "zphook-trace: cannot open "
-				"ZPOLINE_TRACE='%s': %s\n", v, strerror(-fd));
-			return NULL;
-		}
-		out_fd = fd;
+	out_fd = zo_open_output(v, out_path, sizeof(out_path));
+	if (out_fd < 0) {
+		fprintf(stderr, "zphook-trace: cannot open ZPOLINE_TRACE='%s': "
+			"%s\n", v, strerror(-out_fd));
+		return NULL;
 	}
 	return hook;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * exec_check.h - would execve(path) succeed? The seccomp mechanism never
- * lets the kernel exec a target: its loader maps it (lib/seccomp_exec.c).
+ * lets the kernel exec a target: its loader maps it (lib/elf_load.c).
  * So the answer execve would give - the errno, or success - has to be
  * found first, by the kernel's rules, wherever an exec starts: in the
  * runner (so `--mech=seccomp` answers like a plain exec), in the loader
