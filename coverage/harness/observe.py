@@ -9,7 +9,8 @@ Roles (the rules given to covtrace, built here from the symbols of our own
 files, so they follow the code):
  - issue: the mechanism executes a call its hook saw - zph_run() of the
    count hook loaded by libzpoline (zphook-count.so) and of zpmech-preload.so
-   (its zp_passthrough), and libzpoline's zp_exec_special (the calls the
+   (its zp_passthrough), libzpoline's zp_host_pass (the host's pass that
+   libzpoline's count hook calls) and zp_exec_special (the calls the
    trampoline runs itself: rt_sigreturn, vfork, clone on a new stack);
  - bypass: it executes a call its hook did not see - libzpoline's
    zp_bypass/zp_exec_special_bypass (re-entry guard), zpmech-preload.so's
@@ -120,7 +121,7 @@ class Rules:
         for role, path, syms in (
                 ("issue", self.count_hook, ["zph_run"]),
                 ("issue", self.preload, ["zph_run"]),
-                ("issue", self.zpoline, ["zp_exec_special"]),
+                ("issue", self.zpoline, ["zp_exec_special", "zp_host_pass"]),
                 ("bypass", self.zpoline, ["zp_bypass",
                                           "zp_exec_special_bypass"]),
                 ("bypass", self.preload, ["_exit"])):

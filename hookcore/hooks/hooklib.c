@@ -25,6 +25,7 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 		return NULL;
 	}
 	host_bypassed = host->bypassed;
+	zph_set_pass(host->pass);
 	if (zph_init(host->mechanism, ZPH_HOOK_KIND))
 		return NULL;
 	return hook;

@@ -315,6 +315,18 @@ static int in_fork_child(const struct zp_syscall *sc, long ret)
 	return 0;
 }
 
+static long (*host_pass)(const struct zp_syscall *sc);
+
+void zph_set_pass(long (*pass)(const struct zp_syscall *sc))
+{
+	host_pass = pass;
+}
+
+static long pass(const struct zp_syscall *sc)
+{
+	return host_pass ? host_pass(sc) : zp_passthrough(sc);
+}
+
 long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
 	     unsigned long (*bypassed)(void))
 {
@@ -324,9 +336,9 @@ long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
 	case ZPH_NULL:
 		if (zph_null_selected(sc->nr) && !(sc->flags & ZP_SC_STUB_RUNS))
 			return -ENOSYS;
-		return zp_passthrough(sc);
+		return pass(sc);
 	case ZPH_PASS:
-		return zp_passthrough(sc);
+		return pass(sc);
 	case ZPH_COUNT:
 		break;
 	}
@@ -343,7 +355,7 @@ long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
 	}
 	if (makes_vfork_child(sc))
 		vfork_snapshot(bypassed);
-	ret = zp_passthrough(sc);
+	ret = pass(sc);
 	/* A fork child (own address space) starts from zero, else the
 	 * parent's counts would be reported twice. */
 	if (in_fork_child(sc, ret)) {

@@ -54,4 +54,8 @@ void zph_count_reset(void);
 long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
 	     unsigned long (*bypassed)(void));
 
+/* How zph_run makes the program's calls: the host's pass (struct zp_host;
+ * zph_run holds nothing while it runs) or, NULL, zp_passthrough(). */
+void zph_set_pass(long (*pass)(const struct zp_syscall *sc));
+
 #endif

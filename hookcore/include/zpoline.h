@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 /* Bumped when struct zp_syscall or struct zp_host change incompatibly. */
-#define ZP_ABI_VERSION 1
+#define ZP_ABI_VERSION 2
 
 /*
  * Set in zp_syscall.flags when the trampoline performs the system call
@@ -75,6 +75,14 @@ struct zp_host {
 	 * already inside it (re-entry from a signal handler, say). May be NULL
 	 * for mechanisms that cannot bypass. */
 	unsigned long (*bypassed)(void);
+	/* Makes the recorded call for the program, as zp_passthrough() does,
+	 * but tells the host that the hook holds nothing while the thread
+	 * waits in the kernel: a signal handler of the program that runs on
+	 * the way back (most arrive during blocking calls) is then hooked
+	 * like any code, instead of bypassing the hook. Call it only where
+	 * the hook could be re-entered safely (no lock held, no shared state
+	 * half-updated). NULL if the host has none. */
+	long (*pass)(const struct zp_syscall *sc);
 };
 
 #define ZP_EXPORT __attribute__((visibility("default")))

@@ -47,7 +47,7 @@ ZP_HIDDEN extern uintptr_t zp_token_key;
 /* Stale guards found and cleared (a siglongjmp out of the hook). */
 ZP_HIDDEN extern unsigned long zp_guard_recovered;
 /* The stub the trampoline jumps to now (trampoline.c). */
-ZP_HIDDEN extern void *zp_current_stub;
+ZP_HIDDEN extern void *zp_current_stub, *zp_current_nested;
 /* Sets the guard for C code that calls the hook itself (lazy.c), with
  * *token as the owner's token slot. */
 static inline void zp_guard_enter(volatile uintptr_t *token)
@@ -58,8 +58,14 @@ static inline void zp_guard_enter(volatile uintptr_t *token)
 }
 ZP_HIDDEN extern __thread unsigned long zp_vfork_ret
 	__attribute__((tls_model("initial-exec")));
+/* struct zp_host.pass (stub.S) */
+long zp_host_pass(const struct zp_syscall *sc);
 void zp_stub_gpr(void), zp_stub_sse(void), zp_stub_avx(void),
 	zp_stub_avx512(void), zp_stub_xsave(void), zp_stub_xsavec(void);
+/* their twins for a handler's calls while the hook waits in the kernel */
+void zp_stub_gpr_nested(void), zp_stub_sse_nested(void),
+	zp_stub_avx_nested(void), zp_stub_avx512_nested(void),
+	zp_stub_xsave_nested(void), zp_stub_xsavec_nested(void);
 
 /* xstate.c: what CPUID and XCR0 say (also linked into zpbench-run) */
 #define ZP_XCR0_AVX 0x6ull	   /* SSE + AVX (ymm upper halves) */

@@ -163,16 +163,24 @@
 	RESTORE_xsave
 .endm
 
-/* ---- one stub per variant ---- */
-.macro STUB variant, vecsize
-	.globl	zp_stub_\variant
-	.hidden	zp_stub_\variant
-	.type	zp_stub_\variant, @function
+/* ---- one stub per variant ----
+ * Each variant also has a twin, \variant\()_nested, for a call of the
+ * program made while the hook waits in the kernel for it (guard 3, see
+ * zp_host_pass and zp_bypass): the same path, but it leaves the guard as
+ * it found it - 3, with the selector open - so that everything the signal
+ * handler does until it returns counts as nested, not only its first call.
+ */
+.macro STUB variant, vecsize, suffix=, exit_guard=GUARD_FREE
+	.globl	zp_stub_\variant\suffix
+	.hidden	zp_stub_\variant\suffix
+	.type	zp_stub_\variant\suffix, @function
 	.p2align 6
-zp_stub_\variant:
+zp_stub_\variant\suffix:
 	movq	zp_guard@gottpoff(%rip), %r11
+	.ifc \exit_guard,GUARD_FREE
 	cmpb	$0, %fs:(%r11)
 	jne	zp_bypass
+	.endif
 	CLASSIFY
 	/* The call wrote its return address at -8 of the caller's rsp: the
 	 * rest of the 128-byte red zone is skipped untouched. */
@@ -207,6 +215,10 @@ zp_stub_\variant:
 	 * a later re-entry checks, so that a guard left set by a siglongjmp
 	 * out of the hook is noticed (zp_bypass). */
 	movq	zp_guard@gottpoff(%rip), %rdi
+	.ifnc \exit_guard,GUARD_FREE
+	mov	%fs:GUARD_FRAME(%rdi), %rcx
+	mov	%rcx, SC_PREV_OWNER(%rsp)
+	.endif
 	lea	SC_TOKEN(%rsp), %rcx
 	mov	%rcx, %fs:GUARD_FRAME(%rdi)
 	xor	zp_token_key(%rip), %rcx
@@ -217,7 +229,12 @@ zp_stub_\variant:
 	mov	%rsp, %rdi
 	call	*zp_active_hook(%rip)
 	movq	zp_guard@gottpoff(%rip), %rdi
-	movw	$GUARD_FREE, %fs:(%rdi)
+	.ifnc \exit_guard,GUARD_FREE
+	/* the waiting hook's frame owns the guard again */
+	mov	SC_PREV_OWNER(%rsp), %rcx
+	mov	%rcx, %fs:GUARD_FRAME(%rdi)
+	.endif
+	movw	$\exit_guard, %fs:(%rdi)
 	mov	%rax, SC_RET(%rsp)
 	RESTORE_\variant
 	mov	SC_RET(%rsp), %rax
@@ -239,7 +256,7 @@ zp_stub_\variant:
 	pop	%rbp
 	lea	120(%rsp), %rsp
 	jmp	zp_exec_special
-	.size	zp_stub_\variant, .-zp_stub_\variant
+	.size	zp_stub_\variant\suffix, .-zp_stub_\variant\suffix
 .endm
 
 	STUB gpr, 0
@@ -248,6 +265,12 @@ zp_stub_\variant:
 	STUB avx512, 2176
 	STUB xsave, dynamic
 	STUB xsavec, dynamic
+	STUB gpr, 0, _nested, GUARD_IN_KERNEL
+	STUB sse, 320, _nested, GUARD_IN_KERNEL
+	STUB avx, 576, _nested, GUARD_IN_KERNEL
+	STUB avx512, 2176, _nested, GUARD_IN_KERNEL
+	STUB xsave, dynamic, _nested, GUARD_IN_KERNEL
+	STUB xsavec, dynamic, _nested, GUARD_IN_KERNEL
 
 /*
  * Run a special call with the application's registers; r11 = kind, rcx is
@@ -364,7 +387,16 @@ zp_bypass:
 	xor	%rcx, %r11
 	cmp	zp_token_key(%rip), %r11
 	jne	4f
-1:	/* from the hooked vDSO: the hook's own clock_gettime (its libc
+1:	/* guard 3: the hook waits in the kernel for the program's call
+	 * (zp_host_pass), holding nothing: a handler running meanwhile is the
+	 * program's own code, hooked like any (zp_host_pass restores the
+	 * guard afterwards). Checked after the owner's frame: a handler that
+	 * siglongjmp'ed out of the wait leaves a stale 3, cleared as a stale
+	 * 1 is. */
+	movq	zp_guard@gottpoff(%rip), %r11
+	cmpb	$GUARD_IN_KERNEL_BYTE, %fs:(%r11)
+	je	5f
+	/* from the hooked vDSO: the hook's own clock_gettime (its libc
 	 * uses the same vDSO), not a call of the program's it missed */
 	mov	(%rsp), %rcx
 	sub	zp_vdso_lo(%rip), %rcx
@@ -385,7 +417,49 @@ zp_bypass:
 	movw	$GUARD_FREE, %fs:(%r11)
 	lock incq zp_guard_recovered(%rip)
 	jmp	*zp_current_stub(%rip)
+5:	jmp	*zp_current_nested(%rip)
 	.size	zp_bypass, .-zp_bypass
+
+/*
+ * struct zp_host.pass: the recorded call, made for the program. While the
+ * thread waits in the kernel here, the hook holds nothing (no lock, no
+ * half-written buffer): a signal handler that runs on the way back is the
+ * program's code as it would run natively, so its calls are hooked
+ * (guard 3, see zp_bypass) instead of bypassed. They set up their own
+ * guard owner; the caller's is put back after the call, and with it the
+ * guard. In lazy mode the selector stays open meanwhile: a handler's
+ * calls from sites not rewritten yet go straight to the kernel, as before
+ * (trapping them would put lazy mode's SIGSYS frame on the stack the
+ * handler runs on - a program's alternate stack may be 4 KiB). General
+ * registers only.
+ */
+	.globl	zp_host_pass
+	.hidden	zp_host_pass
+	.type	zp_host_pass, @function
+zp_host_pass:
+	testb	$1, SC_FLAGS(%rdi)	/* ZP_SC_STUB_RUNS: not ours to make */
+	jnz	1f
+	push	%rbx
+	push	%r12
+	movq	zp_guard@gottpoff(%rip), %rbx
+	mov	%fs:GUARD_FRAME(%rbx), %r12
+	mov	SC_NR(%rdi), %rax
+	mov	SC_ARG1(%rdi), %rsi
+	mov	SC_ARG2(%rdi), %rdx
+	mov	SC_ARG3(%rdi), %r10
+	mov	SC_ARG4(%rdi), %r8
+	mov	SC_ARG5(%rdi), %r9
+	mov	SC_ARG0(%rdi), %rdi
+	movw	$GUARD_IN_KERNEL, %fs:(%rbx)
+	syscall
+	mov	%r12, %fs:GUARD_FRAME(%rbx)
+	movw	$GUARD_IN_HOOK, %fs:(%rbx)
+	pop	%r12
+	pop	%rbx
+	ret
+1:	xor	%eax, %eax
+	ret
+	.size	zp_host_pass, .-zp_host_pass
 
 /* ZF clear if this thread runs on its alternate signal stack. Keeps every
  * register but rcx, r11 and the flags. */

@@ -80,15 +80,34 @@ static void *map_fixed(uintptr_t addr, size_t len)
  * of the slot the code jumps through. */
 #define FAR_PAGES 3
 static uint8_t *far_page;
-void *zp_current_stub;
+void *zp_current_stub, *zp_current_nested;
 
 static void **stub_slot(void)
 {
 	return (void **)(far_page + 2 * ZP_PAGE);
 }
 
+/* The nested twin of a stub (stub.S): same state saved. */
+static void *nested_of(void *stub)
+{
+	static const struct { void (*stub)(void), (*nested)(void); } twins[] = {
+		{ zp_stub_gpr, zp_stub_gpr_nested },
+		{ zp_stub_sse, zp_stub_sse_nested },
+		{ zp_stub_avx, zp_stub_avx_nested },
+		{ zp_stub_avx512, zp_stub_avx512_nested },
+		{ zp_stub_xsave, zp_stub_xsave_nested },
+		{ zp_stub_xsavec, zp_stub_xsavec_nested },
+	};
+
+	for (size_t i = 0; i < sizeof(twins) / sizeof(twins[0]); i++)
+		if ((void *)twins[i].stub == stub)
+			return (void *)twins[i].nested;
+	return (void *)zp_stub_xsave_nested; /* saves all there is */
+}
+
 int zp_trampoline_set_stub(void *stub)
 {
+	zp_current_nested = nested_of(stub);
 	zp_current_stub = stub;
 	__atomic_store_n(stub_slot(), stub, __ATOMIC_RELEASE);
 	return 0;

@@ -184,11 +184,15 @@ static const struct scenario scenarios[] = {
 	{ "vfork", 0, 0, SYS_vfork, LOOPS },
 	{ "spawn", 0, 0, SYS_exit_group, LOOPS + 1 },
 	{ "exec", N, 0, SYS_execve, 1 },
-	/* SIG_CALLS getpid and the rt_sigreturn bypass the busy hook; the
-	 * one getpid counted is the signaller's, for tgkill. (In lazy mode the
-	 * rt_sigreturn site is not rewritten yet: it goes straight through,
-	 * as the hook's own calls do, and is no bypass - see main.) */
-	{ "signal-in-syscall", 1, SIG_CALLS + 1, 0, 0 },
+	/* The handler runs while the hook waits in read() for the program
+	 * (the host's pass): it is the program's code, and its SIG_CALLS
+	 * getpid and its rt_sigreturn are hooked, not bypassed (the previous
+	 * libzpoline bypassed them: coverage missed every handler that ran on
+	 * the way back from a blocking call). The other getpid counted is the
+	 * signaller's, for tgkill. (In lazy mode the rt_sigreturn site is not
+	 * rewritten yet: while the hook runs, such a site goes straight to
+	 * the kernel - see main.) */
+	{ "signal-in-syscall", SIG_CALLS + 1, 0, SYS_rt_sigreturn, 1 },
 	{ "signal-in-user", SIG_CALLS, 0, SYS_rt_sigreturn, 1 },
 };
 
@@ -234,17 +238,18 @@ int main(int argc, char **argv)
 			FAIL("%s: %ld getpid counted, expected %ld", s->role, got,
 			     s->want_getpid);
 		long want_byp = s->want_bypassed;
+		int want_nr_count = s->want_nr_count;
 		if (lazy && !strcmp(s->role, "signal-in-syscall"))
-			want_byp--;
+			want_nr_count = 0;
 		if (byp != want_byp)
 			FAIL("%s: %ld bypasses, expected %ld", s->role, byp,
 			     want_byp);
 		if (s->want_nr) {
 			snprintf(key, sizeof(key), "%d", s->want_nr);
 			long n = zpt_stat(stats, key, NULL);
-			if (n != s->want_nr_count)
+			if (n != want_nr_count)
 				FAIL("%s: syscall %d counted %ld times, expected %d",
-				     s->role, s->want_nr, n, s->want_nr_count);
+				     s->role, s->want_nr, n, want_nr_count);
 		}
 		printf("%-18s ok: getpid %ld, bypassed %ld, %d records\n",
 		       s->role, got, byp, records);
