@@ -248,13 +248,16 @@ class Runner:
 
 PRELOAD_WHY = ("made inside libc, through a function preload does not "
                "wrap, or by a raw `syscall`")
-# Lazy mode: a handler that runs while the hook does (a signal arriving on
-# a call the hook makes, SIGCHLD in a shell) runs with the dispatch selector
-# open, so its return through libc's restorer, not rewritten yet, reaches
-# the kernel unseen.
-LAZY_SIGRETURN_WHY = ("a signal handler that ran while the hook did (the "
-                      "dispatch selector is open then) returned through "
-                      "libc's restorer before that site was rewritten")
+# Lazy mode: a handler that runs while the hook waits in the kernel on a
+# thread with an alternate signal stack runs with the dispatch selector
+# open (no room for a SIGSYS frame on a small alternate stack), so its
+# return through libc's restorer, not rewritten yet, reaches the kernel
+# unseen.
+LAZY_SIGRETURN_WHY = ("a signal handler that ran while the hook waited in "
+                      "the kernel, on a thread with an alternate signal "
+                      "stack (the dispatch selector is left open then), "
+                      "returned through libc's restorer before that site "
+                      "was rewritten")
 # The first malloc of the process initialises the heap: brk twice and
 # getrandom for the tcache key (glibc >= 2.34). Under an in-process
 # mechanism that first malloc is the mechanism's own, in its constructor,

@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 
 #include "internal.h"
+#include "stub_defs.h"
 
 #define KEEP_OPEN ((1ull << (SIGSYS - 1)) | (1ull << (SIGSEGV - 1)))
 
@@ -132,6 +133,18 @@ static int forks(const struct zp_syscall *sc)
 		sc->nr == SYS_clone3) && !(sc->flags & ZP_SC_STUB_RUNS);
 }
 
+/* Whether the thread has an alternate signal stack, for zp_host_pass
+ * (stub.S): a handler on it has no room for a SIGSYS frame. */
+static long altstack(const struct zp_syscall *sc)
+{
+	const stack_t *ss = (const stack_t *)sc->args[0];
+	long ret = inner(sc);
+
+	if (!ret && ss && readable(&ss->ss_flags))
+		zp_guard[GUARD_ALTSTACK] = !(ss->ss_flags & SS_DISABLE);
+	return ret;
+}
+
 static long filtered(const struct zp_syscall *sc)
 {
 	struct zp_syscall c;
@@ -139,6 +152,8 @@ static long filtered(const struct zp_syscall *sc)
 	struct zp_kact act;
 	int arg;
 
+	if (sc->nr == SYS_sigaltstack)
+		return altstack(sc);
 	if (forks(sc)) {
 		long ret = inner(sc);
 

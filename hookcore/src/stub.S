@@ -166,18 +166,19 @@
 /* ---- one stub per variant ----
  * Each variant also has a twin, \variant\()_nested, for a call of the
  * program made while the hook waits in the kernel for it (guard 3, see
- * zp_host_pass and zp_bypass): the same path, but it leaves the guard as
- * it found it - 3, with the selector open - so that everything the signal
- * handler does until it returns counts as nested, not only its first call.
+ * zp_host_pass and zp_bypass): the same path, but it leaves the guard and
+ * its owner as it found them (3, and the waiting hook's frame), so that
+ * everything the signal handler does until it returns counts as nested,
+ * not only its first call.
  */
-.macro STUB variant, vecsize, suffix=, exit_guard=GUARD_FREE
+.macro STUB variant, vecsize, suffix=, nested=0
 	.globl	zp_stub_\variant\suffix
 	.hidden	zp_stub_\variant\suffix
 	.type	zp_stub_\variant\suffix, @function
 	.p2align 6
 zp_stub_\variant\suffix:
 	movq	zp_guard@gottpoff(%rip), %r11
-	.ifc \exit_guard,GUARD_FREE
+	.if !\nested
 	cmpb	$0, %fs:(%r11)
 	jne	zp_bypass
 	.endif
@@ -215,9 +216,11 @@ zp_stub_\variant\suffix:
 	 * a later re-entry checks, so that a guard left set by a siglongjmp
 	 * out of the hook is noticed (zp_bypass). */
 	movq	zp_guard@gottpoff(%rip), %rdi
-	.ifnc \exit_guard,GUARD_FREE
+	.if \nested
 	mov	%fs:GUARD_FRAME(%rdi), %rcx
 	mov	%rcx, SC_PREV_OWNER(%rsp)
+	movzwl	%fs:(%rdi), %ecx
+	mov	%rcx, SC_PREV_GUARD(%rsp)
 	.endif
 	lea	SC_TOKEN(%rsp), %rcx
 	mov	%rcx, %fs:GUARD_FRAME(%rdi)
@@ -229,12 +232,15 @@ zp_stub_\variant\suffix:
 	mov	%rsp, %rdi
 	call	*zp_active_hook(%rip)
 	movq	zp_guard@gottpoff(%rip), %rdi
-	.ifnc \exit_guard,GUARD_FREE
-	/* the waiting hook's frame owns the guard again */
+	.if \nested
+	/* the waiting hook's frame owns the guard again, as it was */
 	mov	SC_PREV_OWNER(%rsp), %rcx
 	mov	%rcx, %fs:GUARD_FRAME(%rdi)
+	mov	SC_PREV_GUARD(%rsp), %rcx
+	movw	%cx, %fs:(%rdi)
+	.else
+	movw	$GUARD_FREE, %fs:(%rdi)
 	.endif
-	movw	$\exit_guard, %fs:(%rdi)
 	mov	%rax, SC_RET(%rsp)
 	RESTORE_\variant
 	mov	SC_RET(%rsp), %rax
@@ -265,12 +271,12 @@ zp_stub_\variant\suffix:
 	STUB avx512, 2176
 	STUB xsave, dynamic
 	STUB xsavec, dynamic
-	STUB gpr, 0, _nested, GUARD_IN_KERNEL
-	STUB sse, 320, _nested, GUARD_IN_KERNEL
-	STUB avx, 576, _nested, GUARD_IN_KERNEL
-	STUB avx512, 2176, _nested, GUARD_IN_KERNEL
-	STUB xsave, dynamic, _nested, GUARD_IN_KERNEL
-	STUB xsavec, dynamic, _nested, GUARD_IN_KERNEL
+	STUB gpr, 0, _nested, 1
+	STUB sse, 320, _nested, 1
+	STUB avx, 576, _nested, 1
+	STUB avx512, 2176, _nested, 1
+	STUB xsave, dynamic, _nested, 1
+	STUB xsavec, dynamic, _nested, 1
 
 /*
  * Run a special call with the application's registers; r11 = kind, rcx is
@@ -427,10 +433,12 @@ zp_bypass:
  * program's code as it would run natively, so its calls are hooked
  * (guard 3, see zp_bypass) instead of bypassed. They set up their own
  * guard owner; the caller's is put back after the call, and with it the
- * guard. In lazy mode the selector stays open meanwhile: a handler's
- * calls from sites not rewritten yet go straight to the kernel, as before
- * (trapping them would put lazy mode's SIGSYS frame on the stack the
- * handler runs on - a program's alternate stack may be 4 KiB). General
+ * guard. In lazy mode the selector is closed meanwhile (this syscall
+ * instruction lies in the exempt range), so that a handler's calls from
+ * sites not rewritten yet trap as anywhere else - unless the thread has an
+ * alternate signal stack: a handler may run on it, and a program's may be
+ * 4 KiB, too small for lazy mode's SIGSYS frame; then those calls go
+ * straight to the kernel (lazy_filter.c keeps GUARD_ALTSTACK). General
  * registers only.
  */
 	.globl	zp_host_pass
@@ -450,7 +458,13 @@ zp_host_pass:
 	mov	SC_ARG4(%rdi), %r8
 	mov	SC_ARG5(%rdi), %r9
 	mov	SC_ARG0(%rdi), %rdi
-	movw	$GUARD_IN_KERNEL, %fs:(%rbx)
+	mov	$GUARD_IN_KERNEL, %ecx
+	cmpb	$0, zp_sud_on(%rip)
+	je	2f
+	cmpb	$0, %fs:GUARD_ALTSTACK(%rbx)
+	jne	2f
+	mov	$GUARD_IN_KERNEL_BLOCK, %ecx
+2:	movw	%cx, %fs:(%rbx)
 	syscall
 	mov	%r12, %fs:GUARD_FRAME(%rbx)
 	movw	$GUARD_IN_HOOK, %fs:(%rbx)

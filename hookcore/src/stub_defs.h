@@ -19,6 +19,7 @@
 #define SC_RET 72	 /* the stub's own slots, past the public struct: */
 #define SC_TOKEN 80	 /* the guard owner's token (stub.S, zp_bypass) */
 #define SC_PREV_OWNER 88 /* nested stubs: the owner to give back */
+#define SC_PREV_GUARD 96 /* nested stubs: the guard word to give back */
 #define SC_FRAME_HEAD 128 /* vector area starts 64-aligned after this */
 
 /*
@@ -31,8 +32,12 @@
 #define GUARD_FREE 0x0100    /* guard 0, selector BLOCK */
 /* The hook is in the kernel for the program (zp_host_pass): a handler that
  * runs meanwhile is the program's code, and its calls are hooked. */
-#define GUARD_IN_KERNEL 0x0003 /* guard 3, selector ALLOW */
+#define GUARD_IN_KERNEL 0x0003	      /* guard 3, selector ALLOW */
+#define GUARD_IN_KERNEL_BLOCK 0x0103 /* guard 3, selector BLOCK (lazy) */
 #define GUARD_IN_KERNEL_BYTE 3
+/* Offset in zp_guard of a byte set while the thread has an alternate
+ * signal stack (lazy mode: lazy_filter.c). */
+#define GUARD_ALTSTACK 2
 /* Offset in zp_guard of the address of the token slot of the frame that
  * set the guard (SC_TOKEN of a stub frame, or a C variable in lazy.c). */
 #define GUARD_FRAME 8
