@@ -198,6 +198,9 @@ struct zp_kact {
 	unsigned long handler, flags, restorer;
 	uint64_t mask;
 };
+/* The kernel's flag for a restorer of our own (glibc's would be outside
+ * the exempt range); <signal.h> does not define it. */
+#define ZP_SA_RESTORER 0x04000000
 /* stub.S: the restorer of our own signal handlers (rt_sigreturn), in
  * libzpoline's text, which lazy mode's dispatch lets through. */
 void zp_restore_rt(void);

@@ -76,16 +76,6 @@ static void unlock(void)
 	__atomic_store_n(&patch_lock, 0, __ATOMIC_RELEASE);
 }
 
-/* The kernel's sigaction, so that the restorer is ours (glibc's would put
- * its own, outside the exempt range). */
-struct ksigaction {
-	void (*handler)(int, siginfo_t *, void *);
-	unsigned long flags;
-	void (*restorer)(void);
-	uint64_t mask;
-};
-#define SA_RESTORER 0x04000000
-
 /*
  * SIGSYS runs with every signal blocked and on the current stack:
  *  - blocked: a signal arriving while our handler runs would otherwise be
@@ -111,25 +101,18 @@ struct ksigaction {
 static int install(int sig, void (*fn)(int, siginfo_t *, void *),
 		   struct zp_kact *old)
 {
-	struct ksigaction ka = {
-		.handler = fn,
-		.flags = SA_SIGINFO | SA_RESTORER | SA_RESTART |
+	/* the kernel's sigaction, so that the restorer is ours */
+	struct zp_kact ka = {
+		.handler = (unsigned long)fn,
+		.flags = SA_SIGINFO | ZP_SA_RESTORER | SA_RESTART |
 			 (sig == SIGSEGV ? SA_ONSTACK | SA_NODEFER : 0),
-		.restorer = zp_restore_rt,
+		.restorer = (unsigned long)zp_restore_rt,
 		.mask = sig == SIGSYS ? ~0ull : ~((1ull << (SIGSEGV - 1)) |
 						  (1ull << (SIGSYS - 1))),
 	};
-	struct ksigaction ko;
-	long err = zp_syscall6(SYS_rt_sigaction, sig, (long)&ka, (long)&ko, 8, 0, 0);
-
-	if (err)
-		return (int)err;
-	/* what the program had set: ours chains to it */
-	old->handler = (unsigned long)ko.handler;
-	old->flags = ko.flags;
-	old->restorer = (unsigned long)ko.restorer;
-	old->mask = ko.mask;
-	return 0;
+	/* what the program had set goes to old: ours chains to it */
+	return (int)zp_syscall6(SYS_rt_sigaction, sig, (long)&ka, (long)old, 8,
+				0, 0);
 }
 
 /* Current protection of the mapping holding addr, from /proc/self/maps,
@@ -293,7 +276,7 @@ static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 		return;
 	if (a->handler == (unsigned long)SIG_DFL ||
 	    a->handler == (unsigned long)SIG_IGN) {
-		struct ksigaction dfl = { 0 };
+		struct zp_kact dfl = { 0 };
 		zp_syscall6(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
 		zp_raw(SYS_tgkill, zp_raw(SYS_getpid, 0, 0, 0),
 		       zp_raw(SYS_gettid, 0, 0, 0), sig);

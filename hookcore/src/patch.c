@@ -50,7 +50,7 @@ static int catch_faults(int on)
 {
 	struct zp_kact ours = {
 		.handler = (unsigned long)on_patch_fault,
-		.flags = SA_SIGINFO | 0x04000000 /* SA_RESTORER */ | SA_ONSTACK,
+		.flags = SA_SIGINFO | ZP_SA_RESTORER | SA_ONSTACK,
 		.restorer = (unsigned long)zp_restore_rt,
 		.mask = ~0ull,
 	};
