@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Figure 5: dynamic coverage heatmap, program x mechanism, percent of the
-# syscalls that reached the kernel (ptrace count) each mechanism hooked.
+# program's syscalls after the start-up window that each mechanism hooked
+# (truth: the same run observed by covtrace; * separate ptrace runs).
 # Usage: gnuplot -c plots/fig5_coverage.gp OUT/fig5-coverage.vars
 load ARG1
 load ARG0[:strlen(ARG0)-strlen("fig5_coverage.gp")]."common.gp"
@@ -9,10 +10,10 @@ set datafile missing "NaN"
 do for [t in terms] {
     eval set_term(t, 900, 200 + 28 * nprog)
     set output out.".".t
-    set title "Dynamic coverage: share of system calls each mechanism hooked"
+    set title "Dynamic coverage after start-up: share of the program's system calls each mechanism hooked"
     set palette defined (0 "#d73027", 50 "#fee08b", 100 "#1a9850")
     set cbrange [0:100]
-    set cblabel "hooked / reached the kernel [%]"
+    set cblabel "hooked / the program's calls [%]"
     set xtics rotate by 30 right
     set xlabel "mechanism"
     set ylabel "program"

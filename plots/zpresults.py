@@ -523,23 +523,29 @@ def coverage_value(rec):
     return None
 
 
-def coverage_rows(rs):
+def coverage_rows(rs, after_startup=False):
     """(programs, mechanisms, {(program, mech): (percent, hooked, truth)}):
     dynamic coverage, stage "coverage" (scripts/coverage: `coverage` is
-    matched / truth_total as a fraction). The static rewrite check is
-    stage "coverage-static" and is not drawn here."""
+    matched / truth_total as a fraction; after_startup: the same without
+    the start-up window, where the record has it). The static rewrite
+    check is stage "coverage-static" and is not drawn here."""
     recs = rs.records("coverage")
     progs, data = [], {}
     for r in recs:
-        v = coverage_value(r)
+        if after_startup and r.get("coverage_after_startup") is not None:
+            v = 100.0 * r["coverage_after_startup"]
+            counts = (r.get("matched_after_startup"),
+                      r.get("truth_after_startup"))
+        else:
+            v = coverage_value(r)
+            counts = (r.get("matched", r.get("hooked")),
+                      r.get("truth_total", r.get("truth")))
         if v is None:
             continue
         prog = r.get("program") or r.get("case")
         if prog not in progs:
             progs.append(prog)
-        data[(prog, r["mechanism"])] = (
-            v, r.get("matched", r.get("hooked")),
-            r.get("truth_total", r.get("truth")))
+        data[(prog, r["mechanism"])] = (v,) + counts
     mechs = [m for m in rs.mechanisms() if any(k[1] == m for k in data)]
     return progs, mechs, data
 
