@@ -9,8 +9,8 @@
  * passed to rt_sigprocmask and rt_sigaction, and of the masks a call holds
  * while it waits (rt_sigsuspend, ppoll, pselect6, epoll_pwait/pwait2: a
  * handler run from such a wait starts with that mask) - blocking SIGSEGV
- * never stopped a fault's signal anyway. The program's sigaction for SIGSYS and SIGSEGV
- * does not reach the kernel either: its action is kept in zp_lazy_app_act
+ * never stopped a fault's signal anyway. The program's sigaction for
+ * SIGSYS and SIGSEGV does not reach the kernel either: its action is kept in zp_lazy_app_act
  * (reported back to it as its own), and lazy.c's handlers chain to it for
  * every signal that is not theirs. The hook still sees the call (as a query
  * of the action). Built with -mgeneral-regs-only like the standard hooks,
@@ -81,18 +81,14 @@ static long app_sigaction(const struct zp_syscall *sc)
 }
 
 /* Which argument of a waiting call is its temporary mask; pselect6 passes
- * it in a {mask, size} pair. -1: not such a call. */
+ * it in a {mask, size} pair. */
 static int wait_mask_arg(long nr)
 {
 	switch (nr) {
 	case SYS_rt_sigsuspend: return 0;
 	case SYS_ppoll: return 3;
-	case SYS_epoll_pwait: return 4;
-#ifdef SYS_epoll_pwait2
-	case SYS_epoll_pwait2: return 4;
-#endif
 	case SYS_pselect6: return 5;
-	default: return -1;
+	default: return 4; /* epoll_pwait, epoll_pwait2 */
 	}
 }
 
@@ -122,17 +118,6 @@ static long filtered_wait(const struct zp_syscall *sc, int arg)
 	return inner(&c);
 }
 
-/* A fork-like clone runs here, in the hook (a clone onto a new stack, and
- * vfork, are the stub's, which re-arms on its own): the kernel gives the
- * child no Syscall User Dispatch, so arm it before the child leaves the
- * hook - glibc's fork makes calls of its own (set_robust_list) before any
- * atfork handler could. */
-static int forks(const struct zp_syscall *sc)
-{
-	return (sc->nr == SYS_fork || sc->nr == SYS_clone ||
-		sc->nr == SYS_clone3) && !(sc->flags & ZP_SC_STUB_RUNS);
-}
-
 /* Whether the thread has an alternate signal stack, for zp_host_pass
  * (stub.S): a handler on it has no room for a SIGSYS frame. */
 static long altstack(const struct zp_syscall *sc)
@@ -145,26 +130,14 @@ static long altstack(const struct zp_syscall *sc)
 	return ret;
 }
 
-static long filtered(const struct zp_syscall *sc)
+/* rt_sigprocmask's set, rt_sigaction's mask (not for SIGSYS or SIGSEGV,
+ * whose actions stay ours: app_sigaction) without SIGSYS and SIGSEGV. */
+static long filtered_mask(const struct zp_syscall *sc)
 {
-	struct zp_syscall c;
+	struct zp_syscall c = *sc;
 	uint64_t set;
 	struct zp_kact act;
-	int arg;
 
-	if (sc->nr == SYS_sigaltstack)
-		return altstack(sc);
-	if (forks(sc)) {
-		long ret = inner(sc);
-
-		if (ret == 0)
-			zp_lazy_fork_child();
-		return ret;
-	}
-	if (sc->nr != SYS_rt_sigprocmask && sc->nr != SYS_rt_sigaction) {
-		arg = wait_mask_arg(sc->nr);
-		return arg < 0 ? inner(sc) : filtered_wait(sc, arg);
-	}
 	if (sc->nr == SYS_rt_sigaction &&
 	    (sc->args[0] == SIGSYS || sc->args[0] == SIGSEGV))
 		return app_sigaction(sc);
@@ -173,23 +146,51 @@ static long filtered(const struct zp_syscall *sc)
 	    (sc->nr == SYS_rt_sigaction &&
 	     !readable((const char *)sc->args[1] + 24)))
 		return inner(sc);
-	c.nr = sc->nr;
-	for (int i = 0; i < 6; i++)
-		c.args[i] = sc->args[i];
-	c.site = sc->site;
-	c.flags = sc->flags;
 	if (sc->nr == SYS_rt_sigprocmask) {
 		set = *(const uint64_t *)sc->args[1] & ~KEEP_OPEN;
 		c.args[1] = (long)&set;
 	} else {
-		const struct zp_kact *a = (const struct zp_kact *)sc->args[1];
-		act.handler = a->handler;
-		act.flags = a->flags;
-		act.restorer = a->restorer;
-		act.mask = a->mask & ~KEEP_OPEN;
+		act = *(const struct zp_kact *)sc->args[1];
+		act.mask &= ~KEEP_OPEN;
 		c.args[1] = (long)&act;
 	}
 	return inner(&c);
+}
+
+static long filtered(const struct zp_syscall *sc)
+{
+	long ret;
+
+	switch (sc->nr) {
+	case SYS_rt_sigprocmask:
+	case SYS_rt_sigaction:
+		return filtered_mask(sc);
+	case SYS_rt_sigsuspend:
+	case SYS_ppoll:
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_pselect6:
+		return filtered_wait(sc, wait_mask_arg(sc->nr));
+	case SYS_sigaltstack:
+		return altstack(sc);
+	case SYS_fork:
+	case SYS_clone:
+	case SYS_clone3:
+		/* A fork-like clone runs here, in the hook (a clone onto a new
+		 * stack, and vfork, are the stub's, which re-arms on its own):
+		 * the kernel gives the child no Syscall User Dispatch, so arm
+		 * it before the child leaves the hook - glibc's fork makes
+		 * calls of its own (set_robust_list) before any atfork handler
+		 * could. */
+		ret = inner(sc);
+		if (ret == 0 && !(sc->flags & ZP_SC_STUB_RUNS))
+			zp_lazy_fork_child();
+		return ret;
+	default:
+		return inner(sc);
+	}
 }
 
 zp_hook_fn zp_lazy_filter(zp_hook_fn hook)
