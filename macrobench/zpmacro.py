@@ -306,6 +306,11 @@ class Server:
 
     name = "server"
     program = None
+    # Where the server listens and how a client process reaches it: the
+    # kernel's loopback, any process. (The usnet stage's servers listen on
+    # a user-space stack, reached only by clients started with a prefix.)
+    host = HOST
+    client_prefix = ()
 
     def __init__(self, runner, mech, hook, cpu=None, ready_timeout=20.0,
                  keep_dir=False):
@@ -355,6 +360,10 @@ class Server:
     def extra_logs(self):
         return ()
 
+    def server_prefix(self):
+        """argv put between the mechanism and the server (env settings)."""
+        return []
+
     def start(self):
         if shutil.which(self.program) is None:
             raise ServerError(f"{self.program} is not installed "
@@ -369,7 +378,7 @@ class Server:
                 os.unlink(stats)
             self.command = pin(self.cpu, runner_argv(
                 self.runner, self.mech, self.hook, stats,
-                death_guard() + argv))
+                death_guard() + self.server_prefix() + argv))
             t0 = time.monotonic()
             log = open(self.log_path, "w")
             try:
@@ -513,7 +522,7 @@ class RedisServer(Server):
 
     def prepare(self):
         return [shutil.which(self.program),
-                "--port", str(self.port), "--bind", HOST,
+                "--port", str(self.port), "--bind", self.host,
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--dir", self.dir,
                 "--pidfile", os.path.join(self.dir, "redis.pid"),
@@ -562,7 +571,9 @@ def redis_load(port, tests, requests, pipeline, cpu=None,
     command and an error count per test: requests the server did not
     process (from INFO's total_commands_processed around the run, when
     `server` is given) plus anything redis-benchmark printed as an error."""
-    argv = pin(cpu, ["redis-benchmark", "-h", HOST, "-p", str(port),
+    host, prefix = (server.host, list(server.client_prefix)) if server \
+        else (HOST, [])
+    argv = pin(cpu, prefix + ["redis-benchmark", "-h", host, "-p", str(port),
                      "-c", str(clients), "-n", str(requests),
                      "-P", str(pipeline), "-t", ",".join(tests), "--csv"])
     if timeout is None:
@@ -683,13 +694,13 @@ class NginxServer(Server):
                 temp += f"    {mod}_temp_path {self.dir}/tmp-{mod};\n"
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=self.dir, host=HOST, port=self.port,
-                                      temp_paths=temp))
+            f.write(NGINX_CONF.format(dir=self.dir, host=self.host,
+                                      port=self.port, temp_paths=temp))
         return [shutil.which(self.program), "-p", self.dir, "-c", conf,
                 "-e", os.path.join(self.dir, "error.log")]
 
     def url(self, which):
-        return f"http://{HOST}:{self.port}{self.files[which]}"
+        return f"http://{self.host}:{self.port}{self.files[which]}"
 
     def ready(self):
         status, body = http_get(self.port, self.files["small"])
@@ -762,7 +773,8 @@ def wrk_load(url, duration_s, cpu=None, threads=WRK_THREADS,
              connections=WRK_CONNECTIONS, timeout_s=10, server=None):
     """wrk -t1 -c32 -d<duration> --latency url, pinned to cpu. With
     `server`, also the server side's CPU time per request ("_cpu")."""
-    argv = pin(cpu, ["wrk", f"-t{threads}", f"-c{connections}",
+    prefix = list(server.client_prefix) if server else []
+    argv = pin(cpu, prefix + ["wrk", f"-t{threads}", f"-c{connections}",
                      f"-d{int(duration_s)}s", f"--timeout={timeout_s}s",
                      "--latency", url])
     cpu0 = server.cpu_snapshot() if server else None

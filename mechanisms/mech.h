@@ -14,8 +14,8 @@
 #include "zphooks.h"
 
 struct zpm_ctx {
-	enum zph_kind kind;	/* null, pass or count */
-	const char *hook;	/* its name */
+	enum zph_kind kind;	/* null, pass or count (pass for a library) */
+	const char *hook;	/* its name, or a hook library's absolute path */
 	const char *stats;	/* --stats PATH, or NULL */
 	char **argv;		/* the command, NULL-terminated */
 	const char *path;	/* argv[0] resolved through PATH */
@@ -33,6 +33,9 @@ struct zpm_mech {
 	const char *(*supported)(const struct zpm_mech *m, const char *bindir);
 	int (*run)(const struct zpm_mech *m, const struct zpm_ctx *ctx);
 	const void *priv;	/* per-variant data */
+	/* Runs a hook library given by path (--hook=/path/lib.so) as well:
+	 * the mechanisms that load hooks the way libzpoline does. */
+	int hook_libs;
 };
 
 extern const struct zpm_mech zpm_none, zpm_preload, zpm_ptrace,

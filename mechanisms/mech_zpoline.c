@@ -102,6 +102,7 @@ static int zpoline_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 		.supported = zpoline_supported,                                \
 		.run = zpoline_run,                                            \
 		.priv = &var##_v,                                              \
+		.hook_libs = 1,                                                \
 	}
 
 ZPOLINE_MECH(zpm_zpoline, "zpoline",

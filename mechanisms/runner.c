@@ -30,7 +30,7 @@ static const struct zpm_mech *const mechs[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: zpbench-run --mech=M [--hook=null|pass|count] "
+		"usage: zpbench-run --mech=M [--hook=null|pass|count|PATH] "
 		"[--stats=PATH] -- cmd [args...]\n"
 		"       zpbench-run --list | --help\n"
 		"  --mech=M      mechanism (see --list)\n"
@@ -39,7 +39,11 @@ static void usage(FILE *f)
 		"                return -ENOSYS without entering the kernel;\n"
 		"                pass: run every call (default); count: pass + "
 		"per-number\n"
-		"                counts as JSON lines at exit_group/execve\n"
+		"                counts as JSON lines at exit_group/execve;\n"
+		"                PATH (with a /): a hook library, for the "
+		"mechanisms\n"
+		"                that load one (zpoline, its variants, "
+		"lazypoline)\n"
 		"  --stats=PATH  where count appends (ZPOLINE_STATS; default "
 		"stderr);\n"
 		"                created if missing; not writable: exit 2 "
@@ -138,6 +142,7 @@ int main(int argc, char **argv)
 	const char *mech_name = NULL, *hook = "pass", *stats = NULL;
 	const struct zpm_mech *mech = NULL;
 	char bindir[PATH_MAX], pathbuf[PATH_MAX], statsbuf[PATH_MAX];
+	char hookbuf[PATH_MAX];
 	struct zpm_ctx ctx;
 	int c, list = 0, kind;
 
@@ -176,7 +181,26 @@ int main(int argc, char **argv)
 		list_names(stderr, "mechanism", mech_name);
 		return 2;
 	}
-	kind = zph_kind_from_name(hook);
+	if (strchr(hook, '/')) {
+		/* A hook library (e.g. usnet/zphook-usnet.so): only the
+		 * mechanisms that load hook libraries can run it; `none`
+		 * ignores --hook as ever. */
+		if (!mech->hook_libs && strcmp(mech->name, "none")) {
+			fprintf(stderr, "zpbench-run: mechanism %s runs only the "
+				"built-in hooks null, pass, count, not a hook "
+				"library (%s)\n", mech->name, hook);
+			return 2;
+		}
+		if (!realpath(hook, hookbuf)) {
+			fprintf(stderr, "zpbench-run: --hook %s: %s\n", hook,
+				strerror(errno));
+			return 2;
+		}
+		hook = hookbuf;
+		kind = ZPH_PASS;
+	} else {
+		kind = zph_kind_from_name(hook);
+	}
 	if (kind < 0) {
 		list_names(stderr, "hook", hook);
 		return 2;

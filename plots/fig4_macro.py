@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Figure 4: server throughput (redis, nginx) under each mechanism
-relative to the same server under `none`, one panel per hook, and, where
+relative to the same server under `none`, one panel per hook, one for the
+servers on lwIP (the usnet stage, the paper's setup) where the results
+have it, and, where
 the results record it, the server side's CPU time per request (server
 process tree + ptrace tracer) - the mechanism's cost, which a client-bound
 throughput hides. Whiskers: bootstrap 95 % intervals (of the ratio to
@@ -19,22 +21,30 @@ import zpresults  # noqa: E402
 
 def draw(rs, fig):
     cases, mechs, data, hooks = zpresults.macro_rows(rs)
-    if not cases:
+    # one panel per hook on the kernel's loopback, and the usnet stage's
+    # (the servers on lwIP, the paper's setup) where the results have it
+    panels = [(h, cases, mechs, data, f"{h} hook (kernel loopback)")
+              for h in hooks]
+    ucases, umechs, udata, uhooks = zpresults.macro_rows(rs, "usnet")
+    panels += [(h, ucases, umechs, udata, "usnet: servers on lwIP\n"
+                "(none = lwIP, no mechanism)") for h in uhooks]
+    if not panels:
         raise NoData("no macro records with a throughput unit (…/s) and a "
                      "`none` baseline")
+    mechs = mechs + [m for m in umechs if m not in mechs]
     ccases, cmechs, cdata = zpresults.macro_cpu_rows(rs)
     if ccases:
-        grid = fig.add_gridspec(2, len(hooks), height_ratios=[1, 1],
+        grid = fig.add_gridspec(2, len(panels), height_ratios=[1, 1],
                                 hspace=0.55)
-        axes = [fig.add_subplot(grid[0, i]) for i in range(len(hooks))]
+        axes = [fig.add_subplot(grid[0, i]) for i in range(len(panels))]
         for ax in axes[1:]:
             ax.sharey(axes[0])
         cpu_panel(fig.add_subplot(grid[1, :]), ccases, cmechs, cdata)
     else:
-        axes = fig.subplots(1, len(hooks), sharey=True, squeeze=False)[0]
-    width = 0.84 / max(len(mechs), 1)
-    for ax, hook in zip(axes, hooks):
-        for j, m in enumerate(mechs):
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (hook, cases, pmechs, data, title) in zip(axes, panels):
+        width = 0.84 / max(len(pmechs), 1)
+        for j, m in enumerate(pmechs):
             xs, v, lo, hi = [], [], [], []
             for i, c in enumerate(cases):
                 d = data.get((c, m, hook))
@@ -51,11 +61,15 @@ def draw(rs, fig):
         ax.axhline(100, color="black", lw=1, ls="--")
         ax.set_xticks(range(len(cases)))
         ax.set_xticklabels(cases, rotation=20, ha="right", fontsize=8)
-        ax.set_title(f"{hook} hook", fontsize=10)
+        ax.set_title(title, fontsize=9)
         ax.grid(axis="y", lw=0.3, alpha=0.5)
     axes[0].set_ylabel("throughput relative to none [%]")
-    h, lab = axes[0].get_legend_handles_labels()
-    fig.legend(h, lab, loc="upper center", ncol=min(len(mechs), 8),
+    legend = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(lab, h)
+    fig.legend(legend.values(), legend.keys(), loc="upper center",
+               ncol=min(len(mechs), 8),
                fontsize=8, frameon=False)
     fig.suptitle("Server throughput under each mechanism (100 % = none)"
                  + (" and CPU time per request" if ccases else ""),

@@ -411,11 +411,13 @@ def sled_rows(rs):
     return series, hook
 
 
-def macro_rows(rs):
+def macro_rows(rs, stage="macro"):
     """(cases, mechanisms, {(case, mech, hook): (rel %, lo %, hi %)}, hooks):
     throughput of each macro case relative to `none` of the same case, with
-    whiskers from the min and max repetitions over none's median."""
-    recs = [r for r in rs.records("macro") if throughput_unit(r.get("unit"))]
+    whiskers from the min and max repetitions over none's median. stage
+    "usnet": the servers on lwIP (hook "usnet"; none = lwIP without a
+    mechanism)."""
+    recs = [r for r in rs.records(stage) if throughput_unit(r.get("unit"))]
     base = {}
     for r in recs:
         if r.get("mechanism") == "none":

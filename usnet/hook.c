@@ -70,6 +70,9 @@ static void start_stack(void)
 	char err[256], line[300];
 	pthread_mutex_lock(&start_lock);
 	if (!started) {
+		if (!cfg.link || !*cfg.link || !cfg.addr)
+			die("set USNET_LINK (the link file) and USNET_ADDR (this "
+			    "end's IPv4 address)");
 		if (usnet_stack_start(&cfg, err, sizeof(err))) {
 			snprintf(line, sizeof(line), "%s (USNET_LINK=%s)", err,
 				 cfg.link);
@@ -97,6 +100,22 @@ static long sent(long r, int flags)
 	return r;
 }
 
+/* Give lwIP socket s a descriptor number, honouring SOCK_NONBLOCK and
+ * SOCK_CLOEXEC in flags. */
+static long give(int s, int flags)
+{
+	int fd = usnet_fd_reserve(s, flags & SOCK_CLOEXEC ? O_CLOEXEC : 0);
+	if (fd < 0) {
+		lwip_close(s);
+		return fd;
+	}
+	if (flags & SOCK_NONBLOCK) {
+		lwip_fcntl(s, F_SETFL, O_NONBLOCK);
+		atomic_store(&usnet_fds[fd].nonblock, 1);
+	}
+	return fd;
+}
+
 static long new_socket(int type, int proto)
 {
 	start_stack();
@@ -104,17 +123,8 @@ static long new_socket(int type, int proto)
 			    proto);
 	if (s < 0)
 		return -errno;
-	int fd = usnet_fd_reserve(s, type & SOCK_CLOEXEC ? O_CLOEXEC : 0);
-	if (fd < 0) {
-		lwip_close(s);
-		return fd;
-	}
-	usnet_ready_watch(s);
-	if (type & SOCK_NONBLOCK) {
-		lwip_fcntl(s, F_SETFL, O_NONBLOCK);
-		atomic_store(&usnet_fds[fd].nonblock, 1);
-	}
-	return fd;
+	usnet_ready_watch(s); /* accepted sockets inherit it */
+	return give(s, type);
 }
 
 static long do_accept(int s, struct sockaddr *sa, socklen_t *len, int flags)
@@ -122,18 +132,7 @@ static long do_accept(int s, struct sockaddr *sa, socklen_t *len, int flags)
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return -EINVAL;
 	int c = lwip_accept(s, sa, len);
-	if (c < 0)
-		return -errno;
-	int fd = usnet_fd_reserve(c, flags & SOCK_CLOEXEC ? O_CLOEXEC : 0);
-	if (fd < 0) {
-		lwip_close(c);
-		return fd;
-	}
-	if (flags & SOCK_NONBLOCK) {
-		lwip_fcntl(c, F_SETFL, O_NONBLOCK);
-		atomic_store(&usnet_fds[fd].nonblock, 1);
-	}
-	return fd;
+	return c < 0 ? -errno : give(c, flags);
 }
 
 static long do_close(int fd, int s)
@@ -489,6 +488,14 @@ static long hook(const struct zp_syscall *sc)
 	return s >= 0 ? on_socket(sc, a[0], s) : zp_passthrough(sc);
 }
 
+/* For usnet-preload.so, which has no fork system call to show the hook:
+ * called in a fork child. */
+ZP_EXPORT void usnet_orphan(void)
+{
+	if (atomic_load(&started))
+		orphaned = 1;
+}
+
 zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 {
 	const char *spin = getenv("USNET_SPIN");
@@ -500,12 +507,9 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 	cfg.link = getenv("USNET_LINK");
 	cfg.addr = getenv("USNET_ADDR");
 	cfg.spin = spin ? strtoul(spin, NULL, 0) : USNET_SPIN_DEFAULT;
-	if (!cfg.link || !*cfg.link || !cfg.addr) {
-		say("set USNET_LINK (the link file) and USNET_ADDR (this "
-		    "end's IPv4 address)");
-		return NULL;
-	}
-	if (inet_pton(AF_INET, cfg.addr, &ia) != 1) {
+	/* Unset: fine until the first socket (a shell or setpriv on the way
+	 * to the program never makes one); set but wrong: say so now. */
+	if (cfg.addr && inet_pton(AF_INET, cfg.addr, &ia) != 1) {
 		say("USNET_ADDR is not an IPv4 address");
 		return NULL;
 	}

@@ -96,7 +96,7 @@ MIN_ROUNDS = 3
 TOOLS = {"redis": ["redis-server", "redis-benchmark", "taskset"],
          "nginx": ["nginx", "wrk", "taskset"]}
 
-_times = {"first": None, "last": None, "steps": 0}
+_times = {}  # per stage: {"first", "last", "steps"}
 
 
 def _env_list(name, valid):
@@ -112,6 +112,11 @@ def _env_list(name, valid):
 
 
 class MacroStep:
+    # The usnet stage (benchlib/usnet.py) runs the same steps with its own
+    # servers: its records carry its stage name, its state is rs.<stage>.
+    stage = STAGE
+    servers = zpmacro.SERVERS
+
     def __init__(self, group, cases, mech, hook, rnd, rounds):
         self.group = group
         self.server = GROUPS[group]
@@ -123,19 +128,18 @@ class MacroStep:
 
     def key(self):
         # a step covers a group of cases: `case` names the group
-        return {"stage": STAGE, "case": self.group,
+        return {"stage": self.stage, "case": self.group,
                 "mechanism": self.mech.name, "hook": self.hook}
 
     def run(self, rs):
-        m = rs.macro
+        m = getattr(rs, self.stage)
         k = (self.group, self.mech.name, self.hook)
         if k in m["dead"]:
             raise StepSkipped(m["dead"][k])
         t0 = time.monotonic()
-        if _times["first"] is None:
-            _times["first"] = t0
+        times = _times.setdefault(self.stage, {"first": t0, "steps": 0})
         hook = "none" if self.mech.name == "none" else self.hook
-        srv = zpmacro.SERVERS[self.server](
+        srv = self.servers[self.server](
             rs.runner, self.mech.name, None if hook == "none" else hook,
             cpu=m["server_cpu"], ready_timeout=m["ready_timeout"])
         got = []  # (case, sample dict)
@@ -155,8 +159,8 @@ class MacroStep:
                 m["dead"][k] = f"failed in round {self.round}: {e}"
             raise StepFailed(str(e))
         finally:
-            _times["last"] = time.monotonic()
-            _times["steps"] += 1
+            times["last"] = time.monotonic()
+            times["steps"] += 1
         calls = None
         if srv.stats is not None:
             st = srv.stats
@@ -167,7 +171,7 @@ class MacroStep:
                      "counts": st["counts"]}
         for case, s in got:
             self._add(rs, case, s, srv, calls)
-        _refresh_vs_none(rs.results.doc["records"])
+        _refresh_vs_none(rs.results.doc["records"], stage=self.stage)
         rs.results.save()
         parts = []
         for case, s in got:
@@ -183,7 +187,7 @@ class MacroStep:
         return ", ".join(parts)
 
     def _redis(self, rs, srv):
-        m = rs.macro
+        m = getattr(rs, self.stage)
         prof = m["profile"]
         got = []
         for p in (1, 16):
@@ -229,7 +233,7 @@ class MacroStep:
         return got
 
     def _nginx(self, rs, srv):
-        m = rs.macro
+        m = getattr(rs, self.stage)
         srv.check_files()  # both files whole, and a warm-up
         got = []
         for c in self.cases:
@@ -244,14 +248,14 @@ class MacroStep:
         return got
 
     def _add(self, rs, case, s, srv, calls):
-        m = rs.macro
+        m = getattr(rs, self.stage)
         records = rs.results.doc["records"]
         rk = (case, self.mech.name, self.hook)
         i = m["index"].get(rk)
         if i is None:
             m["index"][rk] = i = len(records)
             records.append({
-                "stage": STAGE, "case": case, "args": _args(case, m),
+                "stage": self.stage, "case": case, "args": _args(case, m),
                 "mechanism": self.mech.name, "family": self.mech.family,
                 "variant": self.mech.variant,
                 "hook": "none" if self.mech.name == "none" else self.hook,
@@ -313,7 +317,7 @@ def _served(server, srv, got):
     denominator of syscalls per request)."""
     if server == "redis":
         try:
-            return int(zpmacro.redis_info(srv.port)["total_commands_processed"])
+            return srv.commands_processed()
         except (OSError, KeyError, ValueError):
             return None
     return sum(s.get("requests") or 0 for _, s in got) + 3  # + check_files
@@ -324,25 +328,25 @@ def _median(xs):
     return summarize(xs)["median"] if xs else None
 
 
-def finalize(records):
+def finalize(records, stage=STAGE):
     """Bootstrap intervals, once, at the end of the run (micro.finalize)."""
     for r in records:
-        if r["stage"] != STAGE:
+        if r["stage"] != stage:
             continue
         r["median_ci95"] = ci_median(r["samples"])
         cs = [x for x in r.get("cpu_us_per_request") or [] if x is not None]
         if r.get("cpu_us"):
             r["cpu_us"]["ci95"] = ci_median(cs)
-    _refresh_vs_none(records, ci=True)
+    _refresh_vs_none(records, ci=True, stage=stage)
 
 
-def _refresh_vs_none(records, ci=False):
+def _refresh_vs_none(records, ci=False, stage=STAGE):
     """vs_none: throughput ratio to `none` for the same case (1.0 = as fast
     as none, 0.5 = half its requests per second)."""
     base = {r["case"]: r for r in records
-            if r["stage"] == STAGE and r["mechanism"] == "none"}
+            if r["stage"] == stage and r["mechanism"] == "none"}
     for r in records:
-        if r["stage"] != STAGE:
+        if r["stage"] != stage:
             continue
         br = base.get(r["case"])
         b = br["median"] if br else None
@@ -483,14 +487,14 @@ def _fmt_ms(x):
     return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
 
 
-def report(records):
+def report(records, stage=STAGE):
     """Prints the macro table (one row per case x mechanism x hook) and the
     matrix of throughput relative to none."""
-    recs = [r for r in records if r["stage"] == STAGE]
+    recs = [r for r in records if r["stage"] == stage]
     if not recs:
         return
     log()
-    log("macro: requests/s, median of the rounds; x none = median / median "
+    log(f"{stage}: requests/s, median of the rounds; x none = median / median "
         "of none (1.00 = as fast as without a hook)")
     log(f"{'case':<14} {'mechanism':<14} {'hook':<5} {'req/s':>7} "
         f"{'min-max':^15} {'x none':>6} {'p50 ms':>7} {'p99 ms':>7} "
@@ -526,7 +530,7 @@ def report(records):
     for r in recs:
         rows.setdefault((r["mechanism"], r["hook"]), {})[r["case"]] = r
     log()
-    log("macro: throughput relative to none (none: absolute req/s)")
+    log(f"{stage}: throughput relative to none (none: absolute req/s)")
     w = max(len(c) for c in cases) + 1
     log(f"{'mechanism':<14} {'hook':<5}" + "".join(f"{c:>{w}}" for c in cases))
     for (mech, hook), by in rows.items():
@@ -542,7 +546,8 @@ def report(records):
             else:
                 cells.append("-")
         log(f"{mech:<14} {hook:<5}" + "".join(f"{x:>{w}}" for x in cells))
-    if _times["first"] is not None:
-        el = _times["last"] - _times["first"]
-        log(f"macro stage: {_times['steps']} steps in {int(el) // 60}:"
+    times = _times.get(stage)
+    if times and "last" in times:
+        el = times["last"] - times["first"]
+        log(f"{stage} stage: {times['steps']} steps in {int(el) // 60}:"
             f"{int(el) % 60:02d}")

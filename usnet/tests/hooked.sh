@@ -20,3 +20,22 @@ for lazy in 0 1; do
 		fail "echo client (ZPOLINE_LAZY=$lazy)"
 	wait $srv || fail "echo server status $? (ZPOLINE_LAZY=$lazy)"
 done
+
+# Bad configuration: one line, exit 1 (missing variables only at the first
+# TCP socket: the hooked `env` and `true` on the way need none).
+out=$(env LD_PRELOAD="$LIB" ZPOLINE_HOOK="$HOOK" "$B/usnet/usnet-echo" serve \
+	10.91.0.1 2>&1); st=$?
+[ $st = 1 ] && [ "$out" = "usnet: set USNET_LINK (the link file) and USNET_ADDR (this end's IPv4 address)" ] ||
+	fail "without USNET_*: status $st: $out"
+env LD_PRELOAD="$LIB" ZPOLINE_HOOK="$HOOK" true || fail "true without USNET_*"
+out=$(env LD_PRELOAD="$LIB" ZPOLINE_HOOK="$HOOK" USNET_ADDR=10.91.0 true 2>&1); st=$?
+[ $st = 1 ] && echo "$out" | head -1 | grep -qx "usnet: USNET_ADDR is not an IPv4 address" ||
+	fail "bad USNET_ADDR: status $st: $out"
+# zpbench-run runs the hook under the mechanisms that load hook libraries,
+# and says which do not.
+env $END USNET_ADDR=10.91.0.1 "$B/mechanisms/zpbench-run" --mech=lazypoline \
+	--hook="$HOOK" -- "$B/usnet/usnet-fds" 10.91.0.1 "$B/usnet/usnet-fds" ||
+	fail "usnet-fds under zpbench-run --mech=lazypoline"
+out=$("$B/mechanisms/zpbench-run" --mech=sud --hook="$HOOK" -- true 2>&1); st=$?
+[ $st = 2 ] && echo "$out" | grep -q "runs only the built-in hooks" ||
+	fail "zpbench-run --mech=sud --hook=PATH: status $st: $out"
