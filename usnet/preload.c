@@ -45,8 +45,10 @@ static pid_t (*real_fork)(void);
 
 __attribute__((constructor)) static void load(void)
 {
-	static const struct zp_host host = { ZP_ABI_VERSION, "none",
-					     "usnet-preload", NULL };
+	static const struct zp_host host = {
+		.abi = ZP_ABI_VERSION, .mechanism = "none",
+		.variant = "usnet-preload", /* no bypass count, no pass */
+	};
 	char path[4096];
 	Dl_info self;
 	if (!dladdr((void *)load, &self) || !self.dli_fname) {
