@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# Figure 4: server throughput relative to none, one panel per hook, and
+# Figure 4: server throughput relative to none, one panel per hook (the
+# usnet stage's servers on lwIP: one more, hook "usnet"), and
 # (when the results record it) CPU us per request below; whiskers: the
 # bootstrap 95 % interval (min-max for older files).
 # Usage: gnuplot -c plots/fig4_macro.gp OUT/fig4-macro.vars
@@ -28,7 +29,7 @@ do for [t in terms] {
         set yrange [0:*]
         set xrange [-0.5:*]
         set offsets 0, 0.5, 0, 0
-        set title word(hooks, h)." hook"
+        set title (word(hooks, h) eq "usnet" ? "usnet: servers on lwIP (none = lwIP, no mechanism)" : word(hooks, h)." hook")
         set ylabel (h == 1 ? "throughput relative to none [%]" : "")
         plot for [i=0:nmech-1] dat index (h-1) using (x(i)):(column(2+3*i)):(x(i)-w/2):(x(i)+w/2):(0):(column(2+3*i)) \
                 with boxxyerror lc rgb word(colors, i+1) title (h == 1 ? columnhead(2+3*i) : ""), \

@@ -141,6 +141,13 @@ def fig3(rs, out):
 
 def fig4(rs, out):
     cases, mechs, data, hooks = zpresults.macro_rows(rs)
+    # the usnet stage (the servers on lwIP) as one more panel: its hook
+    # is "usnet"; cases or mechanisms only one side has are left empty
+    ucases, umechs, udata, uhooks = zpresults.macro_rows(rs, "usnet")
+    cases += [c for c in ucases if c not in cases]
+    mechs += [m for m in umechs if m not in mechs]
+    data = {**data, **udata}
+    hooks += uhooks
     if not cases:
         raise NoData("no macro records with a throughput unit and a `none` "
                      "baseline")
