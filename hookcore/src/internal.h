@@ -58,6 +58,11 @@ static inline void zp_guard_enter(volatile uintptr_t *token)
 }
 ZP_HIDDEN extern __thread unsigned long zp_vfork_ret
 	__attribute__((tls_model("initial-exec")));
+/* ctl.c: measures how RESTORE_CTL gives back mxcsr and the x87 control
+ * word; 1 if by reloading them */
+int zp_ctl_choose(void);
+ZP_HIDDEN extern unsigned char zp_ctl_reload;
+
 /* struct zp_host.pass (stub.S) */
 long zp_host_pass(const struct zp_syscall *sc);
 void zp_stub_gpr(void), zp_stub_sse(void), zp_stub_avx(void),

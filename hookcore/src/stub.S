@@ -61,15 +61,19 @@
 
 /* The control registers a C hook may change (fesetround, -ffast-math's
  * start-up code, a library setting flush-to-zero): mxcsr and the x87
- * control word, saved at VEC+\at. ldmxcsr and fldcw are the slow part of
- * the save (several ns each on some CPUs), and hooks almost never change
- * them: they are reloaded only when the hook left a different value.
- * rax is free here (the result is already in the frame). */
+ * control word, saved at VEC+\at. Given back either by reading them and
+ * reloading only what the hook changed (hooks almost never do), or by
+ * reloading both: which is cheaper depends on the CPU (stmxcsr is the dear
+ * one on some, ldmxcsr on others), so ctl.c measures it at start-up
+ * (zp_ctl_reload). rax is free here (the result is already in the
+ * frame). */
 .macro SAVE_CTL at
 	stmxcsr	VEC+\at(%rsp)
 	fnstcw	VEC+\at+4(%rsp)
 .endm
 .macro RESTORE_CTL at
+	cmpb	$0, zp_ctl_reload(%rip)
+	jne	73f
 	stmxcsr	VEC+\at+8(%rsp)
 	mov	VEC+\at+8(%rsp), %eax
 	cmp	VEC+\at(%rsp), %eax
@@ -80,7 +84,10 @@
 	cmpw	VEC+\at+4(%rsp), %ax
 	je	72f
 	fldcw	VEC+\at+4(%rsp)
-72:
+72:	jmp	74f
+73:	ldmxcsr	VEC+\at(%rsp)
+	fldcw	VEC+\at+4(%rsp)
+74:
 .endm
 
 .macro SAVE_sse

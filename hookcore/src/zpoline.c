@@ -272,6 +272,16 @@ __attribute__((constructor)) static void zpoline_init(void)
 		if (err)
 			die("cannot update the trampoline: %s", strerror(-err));
 	}
+	/* the explicit variants give back mxcsr and the x87 control word the
+	 * way this CPU does it cheaper (ctl.c) */
+	static const char *const ctl_names[] = { "measure", "compare",
+						 "reload" };
+	int how = pick("ZPOLINE_CTL", ctl_names, 3, 0);
+	const char *ctl = "";
+	if (save == ZP_SAVE_SSE || save == ZP_SAVE_AVX || save == ZP_SAVE_AVX512)
+		ctl = (how ? (zp_ctl_reload = how == 2) : zp_ctl_choose())
+			      ? ", control registers reloaded"
+			      : ", control registers compared";
 	/* what the hook's namespace mapped must never be rewritten later */
 	if (c.late && zp_rewrite_mark_known())
 		die("cannot read /proc/self/maps");
@@ -289,12 +299,12 @@ __attribute__((constructor)) static void zpoline_init(void)
 	if (c.verbose)
 		fprintf(stderr,
 			"zpoline: pid %d: sled %s (at most %d instructions "
-			"to the gate), save %s; rewrote %u sites in %u "
+			"to the gate), save %s%s; rewrote %u sites in %u "
 			"mappings (%u from the site cache, %u cache entries "
 			"rejected; %u unproven candidates %s) in %.3f ms; "
 			"trampoline %.3f ms, hook %s loaded in %.3f ms\n",
 			(int)zp_raw(SYS_getpid, 0, 0, 0), zp_sled_names[c.sled], zp_sled_max_steps,
-			variant, st.sites, st.mappings, st.cached, st.rejected,
+			variant, ctl, st.sites, st.mappings, st.cached, st.rejected,
 			st.unproven, c.lazy ? "left to lazy mode" : "left alone",
 			st.ms,
 			t1 - t0, c.hook, zp_now_ms() - t2);
