@@ -20,4 +20,6 @@ const struct zpm_mech zpm_none = {
 	.desc = "no hook: plain fork+exec (baseline; --hook is ignored)",
 	.supported = none_supported,
 	.run = none_run,
+	.family = "none",
+	.hooks_why = "the baseline: no hook at all (--hook is ignored)",
 };

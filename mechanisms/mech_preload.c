@@ -36,4 +36,6 @@ const struct zpm_mech zpm_preload = {
 		"libc-internal and raw syscalls)",
 	.supported = preload_supported,
 	.run = preload_run,
+	.family = "interpose",
+	.from = ZPM_FROM_CONSTRUCTOR,
 };

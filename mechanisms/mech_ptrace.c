@@ -148,52 +148,7 @@ static struct thread *thread_add(pid_t tid, pid_t tgid)
 
 static void flush(struct proc *p, const char *event)
 {
-	char exe[4096], path[64], *buf;
-	size_t size;
-	unsigned long total = 0;
-	ssize_t n;
-	FILE *f;
-	int first = 1;
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", p->tgid);
-	n = readlink(path, exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = 0;
-	f = open_memstream(&buf, &size);
-	if (!f)
-		return;
-	/* exe comes from the kernel: escape what JSON needs. */
-	fprintf(f, "{\"mechanism\":\"%s\",\"event\":\"%s\",\"pid\":%d,\"exe\":\"",
-		mech_name, event, p->tgid);
-	for (char *c = exe; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			fprintf(f, "\\%c", *c);
-		else if ((unsigned char)*c < 0x20)
-			fprintf(f, "\\u%04x", *c);
-		else
-			fputc(*c, f);
-	}
-	fputs("\",\"counts\":{", f);
-	for (int i = 0; i <= ZPH_MAX_NR; i++) {
-		if (!p->counts[i])
-			continue;
-		if (i == ZPH_MAX_NR)
-			fprintf(f, "%s\"other\":%lu", first ? "" : ",", p->counts[i]);
-		else
-			fprintf(f, "%s\"%d\":%lu", first ? "" : ",", i, p->counts[i]);
-		total += p->counts[i];
-		p->counts[i] = 0;
-		first = 0;
-	}
-	fprintf(f, "},\"total\":%lu,\"bypassed\":0}\n", total);
-	fclose(f);
-	/* One write on an O_APPEND fd keeps the line whole. */
-	for (size_t off = 0; off < size;) {
-		n = write(stats_fd, buf + off, size - off);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	free(buf);
+	zpm_write_counts(stats_fd, mech_name, event, p->tgid, NULL, p->counts);
 }
 
 static void thread_gone(pid_t tid)
@@ -307,33 +262,6 @@ static void write_tracer_stats(void)
 	close(fd);
 }
 
-/* ZPBENCH_TRACER_CPU: 0 if unset or applied; else one line, -1. */
-static int pin_tracer(void)
-{
-	const char *v = getenv("ZPBENCH_TRACER_CPU");
-	char *end;
-	long cpu;
-	cpu_set_t set;
-
-	if (!v || !*v)
-		return 0;
-	errno = 0;
-	cpu = strtol(v, &end, 10);
-	if (errno || *end || cpu < 0 || cpu >= CPU_SETSIZE) {
-		fprintf(stderr, "zpbench-run: ZPBENCH_TRACER_CPU='%s' is not a "
-				"CPU number\n", v);
-		return -1;
-	}
-	CPU_ZERO(&set);
-	CPU_SET((int)cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		fprintf(stderr, "zpbench-run: ZPBENCH_TRACER_CPU=%ld: %s\n",
-			cpu, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static int trace(const struct zpm_ctx *ctx)
 {
 	const long resume = use_seccomp ? PTRACE_CONT : PTRACE_SYSCALL;
@@ -366,7 +294,7 @@ static int trace(const struct zpm_ctx *ctx)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	/* After the fork: the tracee keeps the affinity it was started with */
-	if (pin_tracer()) {
+	if (zpm_pin_tracer()) {
 		kill(root, SIGKILL);
 		waitpid(root, &status, 0);
 		return 2;
@@ -498,6 +426,7 @@ const struct zpm_mech zpm_ptrace = {
 		"in the tracer",
 	.supported = ptrace_supported,
 	.run = ptrace_run,
+	.family = "trace",
 };
 
 const struct zpm_mech zpm_ptrace_seccomp = {
@@ -507,4 +436,5 @@ const struct zpm_mech zpm_ptrace_seccomp = {
 	.supported = ptrace_supported,
 	.run = ptrace_run,
 	.priv = "seccomp",
+	.family = "trace",
 };

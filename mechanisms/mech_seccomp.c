@@ -78,4 +78,5 @@ const struct zpm_mech zpm_seccomp = {
 		"(static loader zpmech-seccomp)",
 	.supported = seccomp_supported,
 	.run = seccomp_run,
+	.family = "trap",
 };

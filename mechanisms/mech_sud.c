@@ -52,4 +52,6 @@ const struct zpm_mech zpm_sud = {
 		"LD_PRELOAD library",
 	.supported = sud_supported,
 	.run = sud_run,
+	.family = "trap",
+	.from = ZPM_FROM_CONSTRUCTOR,
 };

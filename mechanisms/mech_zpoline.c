@@ -93,7 +93,9 @@ static int zpoline_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	return zpm_spawn_wait(ctx, NULL, NULL);
 }
 
-#define ZPOLINE_MECH(var, nm, description, env1, sud, save)                    \
+/* cov: the mechanism whose coverage it shares (NULL: its own) - the sled
+ * and save variants hook exactly what zpoline hooks. */
+#define ZPOLINE_MECH(var, nm, description, env1, sud, save, cov)               \
 	static const struct zpoline_variant var##_v = { { env1, NULL }, sud,   \
 							 save };               \
 	const struct zpm_mech var = {                                          \
@@ -103,33 +105,36 @@ static int zpoline_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 		.run = zpoline_run,                                            \
 		.priv = &var##_v,                                              \
 		.hook_libs = 1,                                                \
+		.family = "rewrite",                                           \
+		.from = ZPM_FROM_CONSTRUCTOR,                                  \
+		.coverage = cov,                                               \
 	}
 
 ZPOLINE_MECH(zpm_zpoline, "zpoline",
 	     "LD_PRELOAD=libzpoline.so: syscall -> call *%rax into the VA-0 "
 	     "trampoline (default sled and save)",
-	     NULL, 0, ZP_SAVE_AUTO);
+	     NULL, 0, ZP_SAVE_AUTO, NULL);
 ZPOLINE_MECH(zpm_zpoline_nop, "zpoline-nop",
 	     "zpoline with the paper's plain nop sled (ZPOLINE_SLED=nop)",
-	     "ZPOLINE_SLED=nop", 0, ZP_SAVE_AUTO);
+	     "ZPOLINE_SLED=nop", 0, ZP_SAVE_AUTO, "zpoline");
 ZPOLINE_MECH(zpm_zpoline_avx512, "zpoline-avx512",
 	     "zpoline saving zmm0-31, k0-7, mxcsr and the x87 control word on "
 	     "every call, as for a hook that uses vector registers "
 	     "(ZPOLINE_SAVE=avx512)",
-	     "ZPOLINE_SAVE=avx512", 0, ZP_SAVE_AVX512);
+	     "ZPOLINE_SAVE=avx512", 0, ZP_SAVE_AVX512, "zpoline");
 ZPOLINE_MECH(zpm_zpoline_xsave, "zpoline-xsave",
 	     "zpoline saving everything XCR0 enables with xsave, area sized "
 	     "from CPUID (ZPOLINE_SAVE=xsave)",
-	     "ZPOLINE_SAVE=xsave", 0, ZP_SAVE_XSAVE);
+	     "ZPOLINE_SAVE=xsave", 0, ZP_SAVE_XSAVE, "zpoline");
 ZPOLINE_MECH(zpm_zpoline_gpr, "zpoline-gpr",
 	     "zpoline saving general registers only (ZPOLINE_SAVE=gpr; UNSAFE: "
 	     "the hook may clobber vector registers)",
-	     "ZPOLINE_SAVE=gpr", 0, ZP_SAVE_GPR);
+	     "ZPOLINE_SAVE=gpr", 0, ZP_SAVE_GPR, "zpoline");
 ZPOLINE_MECH(zpm_zpoline_late, "zpoline-late",
 	     "zpoline that also rewrites libraries dlopen'ed later "
 	     "(ZPOLINE_DLOPEN=1)",
-	     "ZPOLINE_DLOPEN=1", 0, ZP_SAVE_AUTO);
+	     "ZPOLINE_DLOPEN=1", 0, ZP_SAVE_AUTO, NULL);
 ZPOLINE_MECH(zpm_lazypoline, "lazypoline",
 	     "libzpoline in lazy mode: SUD traps each site once, rewrites it, "
 	     "then it runs at zpoline speed (ZPOLINE_LAZY=1)",
-	     "ZPOLINE_LAZY=1", 1, ZP_SAVE_AUTO);
+	     "ZPOLINE_LAZY=1", 1, ZP_SAVE_AUTO, NULL);

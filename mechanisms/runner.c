@@ -7,23 +7,25 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mech.h"
 
-/* The table: adding a mechanism = one source file + one line here. */
+/* The table, from mechs.def: adding a mechanism = one source file + one
+ * line there. */
 static const struct zpm_mech *const mechs[] = {
-	&zpm_none,	&zpm_preload,	    &zpm_ptrace,
-	&zpm_ptrace_seccomp, &zpm_seccomp,  &zpm_sud,
-	&zpm_zpoline,	&zpm_zpoline_nop,   &zpm_zpoline_avx512,
-	&zpm_zpoline_xsave, &zpm_zpoline_gpr, &zpm_zpoline_late,
-	&zpm_lazypoline,
+#define ZPM(sym, file) &sym,
+#include "mechs.def"
+#undef ZPM
 };
 #define NMECHS (sizeof(mechs) / sizeof(mechs[0]))
 
@@ -49,7 +51,87 @@ static void usage(FILE *f)
 		"                created if missing; not writable: exit 2 "
 		"before the command starts\n"
 		"  --list        NAME  yes|no  description [(why not)], one "
-		"per line\n");
+		"per line\n"
+		"  --list --json the same as one JSON array, with each "
+		"mechanism's\n"
+		"                properties (family, hooks, observer, ...: "
+		"README.md)\n");
+}
+
+/* The hooks m runs; none runs none (and ignores --hook). */
+static unsigned mech_hooks(const struct zpm_mech *m)
+{
+	if (m->family && !strcmp(m->family, "none"))
+		return 0;
+	return m->hooks ? m->hooks : ZPM_HOOKS_ALL;
+}
+
+/* A JSON string (the texts are ours, but escape what JSON needs). */
+static void json_str(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void list_text(const char *bindir)
+{
+	for (size_t i = 0; i < NMECHS; i++) {
+		const char *why = mechs[i]->supported(mechs[i], bindir);
+
+		printf("%-16s %-3s  %s%s%s%s\n", mechs[i]->name,
+		       why ? "no" : "yes", mechs[i]->desc, why ? " (" : "",
+		       why ? why : "", why ? ")" : "");
+	}
+}
+
+/* --list --json: one array, one object per mechanism (README.md). */
+static void list_json(const char *bindir)
+{
+	static const enum zph_kind kinds[] = { ZPH_NULL, ZPH_PASS, ZPH_COUNT };
+
+	printf("[");
+	for (size_t i = 0; i < NMECHS; i++) {
+		const struct zpm_mech *m = mechs[i];
+		const char *why = m->supported(m, bindir);
+		unsigned hooks = mech_hooks(m);
+		int first = 1;
+
+		printf("%s\n {\"name\": ", i ? "," : "");
+		json_str(stdout, m->name);
+		printf(", \"supported\": %s, \"why\": ", why ? "false" : "true");
+		json_str(stdout, why);
+		printf(", \"description\": ");
+		json_str(stdout, m->desc);
+		printf(", \"family\": ");
+		json_str(stdout, m->family);
+		printf(", \"observer\": %s, \"hooks\": [",
+		       m->observer ? "true" : "false");
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (hooks & ZPM_HOOK(kinds[k])) {
+				printf("%s\"%s\"", first ? "" : ", ",
+				       zph_kind_name(kinds[k]));
+				first = 0;
+			}
+		printf("], \"hooks_why\": ");
+		json_str(stdout, m->hooks_why);
+		printf(", \"from\": \"%s\", \"coverage\": ",
+		       m->from == ZPM_FROM_CONSTRUCTOR ? "constructor" : "exec");
+		json_str(stdout, m->coverage ? m->coverage : m->name);
+		printf("}");
+	}
+	printf("\n]\n");
 }
 
 static void list_names(FILE *f, const char *what, const char *bad)
@@ -136,6 +218,7 @@ int main(int argc, char **argv)
 		{ "hook", required_argument, 0, 'k' },
 		{ "stats", required_argument, 0, 's' },
 		{ "list", no_argument, 0, 'l' },
+		{ "json", no_argument, 0, 'j' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -144,7 +227,7 @@ int main(int argc, char **argv)
 	char bindir[PATH_MAX], pathbuf[PATH_MAX], statsbuf[PATH_MAX];
 	char hookbuf[PATH_MAX];
 	struct zpm_ctx ctx;
-	int c, list = 0, kind;
+	int c, list = 0, json = 0, kind;
 
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
@@ -152,6 +235,7 @@ int main(int argc, char **argv)
 		case 'k': hook = optarg; break;
 		case 's': stats = optarg; break;
 		case 'l': list = 1; break;
+		case 'j': json = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -160,14 +244,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zpbench-run: cannot read /proc/self/exe\n");
 		return 2;
 	}
+	if (json && !list) {
+		fprintf(stderr, "zpbench-run: --json goes with --list\n");
+		return 2;
+	}
 	if (list) {
-		for (size_t i = 0; i < NMECHS; i++) {
-			const char *why = mechs[i]->supported(mechs[i], bindir);
-
-			printf("%-16s %-3s  %s%s%s%s\n", mechs[i]->name,
-			       why ? "no" : "yes", mechs[i]->desc,
-			       why ? " (" : "", why ? why : "", why ? ")" : "");
-		}
+		if (json)
+			list_json(bindir);
+		else
+			list_text(bindir);
 		return 0;
 	}
 	if (!mech_name) {
@@ -203,6 +288,14 @@ int main(int argc, char **argv)
 	}
 	if (kind < 0) {
 		list_names(stderr, "hook", hook);
+		return 2;
+	}
+	/* none runs no hook at all: whatever --hook says is ignored */
+	if (mech_hooks(mech) &&
+	    !(mech_hooks(mech) & ZPM_HOOK((enum zph_kind)kind))) {
+		fprintf(stderr, "zpbench-run: mechanism %s has no %s hook%s%s\n",
+			mech->name, hook, mech->hooks_why ? ": " : "",
+			mech->hooks_why ? mech->hooks_why : "");
 		return 2;
 	}
 	if (optind >= argc) {
@@ -293,12 +386,386 @@ int zpm_exit_status(const struct zpm_ctx *ctx, int status)
 	return 1;
 }
 
+void zpm_write_counts(int fd, const char *mech, const char *event, pid_t pid,
+		      const char *exe, unsigned long *counts)
+{
+	char exebuf[4096], path[64], *buf;
+	size_t size;
+	unsigned long total = 0;
+	ssize_t n;
+	FILE *f;
+	int first = 1;
+
+	if (!exe) {
+		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+		n = readlink(path, exebuf, sizeof(exebuf) - 1);
+		exebuf[n > 0 ? n : 0] = 0;
+		exe = exebuf;
+	}
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return;
+	fprintf(f, "{\"mechanism\":\"%s\",\"event\":\"%s\",\"pid\":%d,\"exe\":",
+		mech, event, pid);
+	json_str(f, exe); /* from the kernel: escape what JSON needs */
+	fputs(",\"counts\":{", f);
+	for (int i = 0; i <= ZPH_MAX_NR; i++) {
+		if (!counts[i])
+			continue;
+		if (i == ZPH_MAX_NR)
+			fprintf(f, "%s\"other\":%lu", first ? "" : ",", counts[i]);
+		else
+			fprintf(f, "%s\"%d\":%lu", first ? "" : ",", i, counts[i]);
+		total += counts[i];
+		counts[i] = 0;
+		first = 0;
+	}
+	fprintf(f, "},\"total\":%lu,\"bypassed\":0}\n", total);
+	fclose(f);
+	/* One write on an O_APPEND fd keeps the line whole. */
+	for (size_t off = 0; off < size;) {
+		n = write(fd, buf + off, size - off);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	free(buf);
+}
+
+int zpm_lines_open(struct zpm_lines *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->rfd = l->wfd = -1;
+	snprintf(l->dir, sizeof(l->dir), "/tmp/zpbench-tool-XXXXXX");
+	if (!mkdtemp(l->dir)) {
+		perror("zpbench-run: mkdtemp");
+		return -1;
+	}
+	snprintf(l->path, sizeof(l->path), "%s/out", l->dir);
+	if (mkfifo(l->path, 0600)) {
+		perror("zpbench-run: mkfifo");
+		rmdir(l->dir);
+		return -1;
+	}
+	/* Our own writer keeps the reader from seeing EOF before the tool has
+	 * opened the FIFO (or if it never does). */
+	l->rfd = open(l->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	l->wfd = open(l->path, O_WRONLY | O_CLOEXEC);
+	if (l->rfd < 0 || l->wfd < 0) {
+		perror("zpbench-run: opening the FIFO");
+		zpm_lines_close(l);
+		return -1;
+	}
+	return 0;
+}
+
+static void lines_feed(struct zpm_lines *l, void (*fn)(void *, char *),
+		       void *arg)
+{
+	for (;;) {
+		ssize_t n = read(l->rfd, l->buf + l->len, sizeof(l->buf) - 1 -
+						       l->len);
+		char *start, *nl;
+
+		if (n <= 0)
+			return;
+		l->len += (size_t)n;
+		l->buf[l->len] = 0;
+		start = l->buf;
+		while ((nl = strchr(start, '\n'))) {
+			*nl = 0;
+			fn(arg, start);
+			start = nl + 1;
+		}
+		l->len -= (size_t)(start - l->buf);
+		memmove(l->buf, start, l->len);
+		if (l->len == sizeof(l->buf) - 1) { /* a line longer than buf */
+			l->buf[l->len] = 0;
+			fn(arg, l->buf);
+			l->len = 0;
+		}
+	}
+}
+
+int zpm_lines_run(struct zpm_lines *l, pid_t pid,
+		  void (*fn)(void *arg, char *line), void *arg)
+{
+	struct pollfd p = { .fd = l->rfd, .events = POLLIN };
+	int status = 0;
+	pid_t r;
+
+	zpm_forward_signals(pid);
+	for (;;) {
+		if (poll(&p, 1, 100) > 0)
+			lines_feed(l, fn, arg);
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			perror("zpbench-run: waitpid");
+			status = 1 << 8;
+			break;
+		}
+	}
+	lines_feed(l, fn, arg); /* what it wrote before it exited */
+	if (l->len) {
+		l->buf[l->len] = 0;
+		fn(arg, l->buf);
+		l->len = 0;
+	}
+	return status;
+}
+
+void zpm_lines_close(struct zpm_lines *l)
+{
+	if (l->rfd >= 0)
+		close(l->rfd);
+	if (l->wfd >= 0)
+		close(l->wfd);
+	l->rfd = l->wfd = -1;
+	if (*l->path)
+		unlink(l->path);
+	if (*l->dir)
+		rmdir(l->dir);
+}
+
+struct tally_ent {
+	pid_t pid;
+	char *exe;
+	unsigned long *counts;
+	struct tally_ent *next;
+};
+
+struct zpm_tally {
+	int fd, started;
+	const char *mech;
+	struct tally_ent *ents[1024];
+};
+
+struct zpm_tally *zpm_tally_new(int fd, const char *mech)
+{
+	struct zpm_tally *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		perror("zpbench-run");
+		exit(1);
+	}
+	t->fd = fd;
+	t->mech = mech;
+	return t;
+}
+
+static struct tally_ent *tally_get(struct zpm_tally *t, pid_t pid)
+{
+	struct tally_ent **b = &t->ents[(unsigned)pid % 1024], *e;
+
+	for (e = *b; e; e = e->next)
+		if (e->pid == pid)
+			return e;
+	e = calloc(1, sizeof(*e));
+	if (e)
+		e->counts = calloc(ZPH_MAX_NR + 1, sizeof(*e->counts));
+	if (!e || !e->counts) {
+		perror("zpbench-run");
+		exit(1);
+	}
+	e->pid = pid;
+	e->next = *b;
+	*b = e;
+	return e;
+}
+
+static int tally_any(const struct tally_ent *e)
+{
+	for (int i = 0; i <= ZPH_MAX_NR; i++)
+		if (e->counts[i])
+			return 1;
+	return 0;
+}
+
+static void tally_flush(struct zpm_tally *t, struct tally_ent *e,
+			const char *event)
+{
+	zpm_write_counts(t->fd, t->mech, event, e->pid, e->exe, e->counts);
+}
+
+void zpm_tally_exe(struct zpm_tally *t, pid_t pid, const char *exe)
+{
+	struct tally_ent *e = tally_get(t, pid);
+
+	free(e->exe);
+	e->exe = strdup(exe);
+}
+
+void zpm_tally_call(struct zpm_tally *t, pid_t pid, long nr)
+{
+	struct tally_ent *e;
+
+	if (!t->started) {
+		/* the command's own first execve ends the runner's part */
+		if (nr == SYS_execve || nr == SYS_execveat)
+			t->started = 1;
+		return;
+	}
+	e = tally_get(t, pid);
+	e->counts[(unsigned long)nr < ZPH_MAX_NR ? nr : ZPH_MAX_NR]++;
+	if (nr == SYS_exit_group)
+		tally_flush(t, e, "exit_group");
+	else if (nr == SYS_execve || nr == SYS_execveat)
+		tally_flush(t, e, "execve");
+}
+
+void zpm_tally_gone(struct zpm_tally *t, pid_t pid)
+{
+	struct tally_ent *e = tally_get(t, pid);
+
+	if (tally_any(e))
+		tally_flush(t, e, "exit");
+}
+
+void zpm_tally_end(struct zpm_tally *t)
+{
+	for (int b = 0; b < 1024; b++)
+		for (struct tally_ent *e = t->ents[b]; e; e = e->next)
+			if (tally_any(e))
+				tally_flush(t, e, "exit");
+}
+
+int zpm_stats_fd(const struct zpm_ctx *ctx)
+{
+	int fd;
+
+	if (!ctx->stats)
+		return 2;
+	fd = open(ctx->stats, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fprintf(stderr, "zpbench-run: %s: %s\n", ctx->stats,
+			strerror(errno));
+	return fd;
+}
+
 static pid_t target;
 
 static void forward(int sig)
 {
 	if (target > 0)
 		kill(target, sig);
+}
+
+pid_t zpm_spawn_held(const struct zpm_ctx *ctx, void (*setup)(void *),
+		     void *arg, int hold, int *release_fd)
+{
+	int p[2] = { -1, -1 };
+	pid_t pid;
+
+	if (hold && pipe2(p, O_CLOEXEC)) {
+		perror("zpbench-run: pipe");
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		perror("zpbench-run: fork");
+		return -1;
+	}
+	if (pid == 0) {
+		if (hold) {
+			char c;
+			ssize_t n;
+
+			close(p[1]);
+			do
+				n = read(p[0], &c, 1);
+			while (n < 0 && errno == EINTR);
+			if (n != 1)
+				_exit(1); /* the runner gave up */
+		}
+		if (setup)
+			setup(arg);
+		execv(ctx->path, ctx->argv);
+		_exit(zpm_exec_failed(ctx->path, errno));
+	}
+	if (hold) {
+		close(p[0]);
+		*release_fd = p[1];
+	} else if (release_fd) {
+		*release_fd = -1;
+	}
+	return pid;
+}
+
+void zpm_release(int *release_fd)
+{
+	if (*release_fd < 0)
+		return;
+	if (write(*release_fd, "g", 1) != 1)
+		perror("zpbench-run: releasing the target");
+	close(*release_fd);
+	*release_fd = -1;
+}
+
+void zpm_forward_signals(pid_t pid)
+{
+	struct sigaction sa = { .sa_handler = forward };
+
+	target = pid;
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int zpm_wait_target(const struct zpm_ctx *ctx, pid_t pid)
+{
+	int status;
+	pid_t r;
+
+	zpm_forward_signals(pid);
+	do
+		r = waitpid(pid, &status, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		perror("zpbench-run: waitpid");
+		return 1;
+	}
+	return zpm_exit_status(ctx, status);
+}
+
+const char *zpm_which(const char *prog, char *buf, size_t size)
+{
+	const char *r = resolve(prog, buf, size);
+
+	if (access(r, X_OK))
+		return NULL;
+	if (r != buf)
+		snprintf(buf, size, "%s", r);
+	return buf;
+}
+
+int zpm_pin_tracer(void)
+{
+	const char *v = getenv("ZPBENCH_TRACER_CPU");
+	char *end;
+	long cpu;
+	cpu_set_t set;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	cpu = strtol(v, &end, 10);
+	if (errno || *end || cpu < 0 || cpu >= CPU_SETSIZE) {
+		fprintf(stderr, "zpbench-run: ZPBENCH_TRACER_CPU='%s' is not a "
+				"CPU number\n", v);
+		return -1;
+	}
+	CPU_ZERO(&set);
+	CPU_SET((int)cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		fprintf(stderr, "zpbench-run: ZPBENCH_TRACER_CPU=%ld: %s\n",
+			cpu, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int zpm_spawn_wait(const struct zpm_ctx *ctx, void (*setup)(void *), void *arg)

@@ -17,11 +17,17 @@ import os
 import random
 import statistics
 
-# The order of `zpbench-run --list`; mechanisms not listed here follow in
-# the order the results file gives them.
-MECH_ORDER = ["none", "preload", "ptrace", "ptrace-seccomp", "seccomp", "sud",
-              "zpoline", "zpoline-nop", "zpoline-xsave", "zpoline-gpr",
-              "ptrace-xcpu", "ptrace-seccomp-xcpu", "sud-armed", "lazypoline"]
+# The order of `zpbench-run --list` (with the configurations bench derives
+# beside their mechanism), as the results files read so far record it in
+# their "mechanisms" (ResultSet() adds each file's): the order of tables
+# and figures, and one colour per mechanism.
+MECH_ORDER = []
+
+
+def note_mechs(names):
+    for n in names:
+        if n not in MECH_ORDER:
+            MECH_ORDER.append(n)
 
 # The results of a `null` hook answered by the hook itself: -ENOSYS from a
 # raw syscall, -1 (errno ENOSYS) through libc.
@@ -85,6 +91,9 @@ class ResultSet:
             raise ResultsError(f"{path}: only a --stability run here; give "
                                "a bench results file")
         self.docs = sorted(docs, key=_doc_key)
+        for _, d in self.docs:
+            note_mechs(m.get("name") if isinstance(m, dict) else m
+                       for m in d.get("mechanisms") or [])
         # newest document per stage
         self._stage_doc = {}
         for p, d in self.docs:
@@ -170,8 +179,8 @@ PALETTE = ["#4d4d4d", "#8c564b", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd",
 
 def mech_color(m):
     if m in MECH_ORDER:
-        return PALETTE[MECH_ORDER.index(m)]
-    return PALETTE[len(MECH_ORDER) + sum(map(ord, m)) % 2]
+        return PALETTE[MECH_ORDER.index(m) % len(PALETTE)]
+    return PALETTE[sum(map(ord, m)) % len(PALETTE)]
 
 
 def log_floor(values):

@@ -42,10 +42,37 @@ import time
 from . import corpus, observe
 from .sysnames import name as sysname
 
-# Mechanisms that enter the process as an LD_PRELOAD library: they exist
-# only once the dynamic loader runs their constructor.
-PRELOAD_FAMILIES = ("preload", "sud", "zpoline", "lazypoline")
 TRUTH = "ptrace"
+
+# name -> its properties from `zpbench-run --list --json` (the one list of
+# mechanisms, mechanisms/mechs.def); read by Runner().
+LISTED = {}
+
+
+def load_list(runner):
+    """Reads the runner's list into LISTED; returns it (a list of dicts,
+    in the list's order)."""
+    r = subprocess.run([runner, "--list", "--json"], capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise RunError(f"{runner} --list --json exited {r.returncode}: "
+                       f"{r.stderr.strip()[:300]}")
+    listed = json.loads(r.stdout)
+    LISTED.clear()
+    LISTED.update({m["name"]: m for m in listed})
+    return listed
+
+
+def preloaded(mech):
+    """Does mech enter the process as an LD_PRELOAD library, and so exist
+    only once the dynamic loader runs its constructor?"""
+    return LISTED.get(mech, {}).get("from") == "constructor"
+
+
+def coverage_class(mech):
+    """The mechanism whose coverage mech shares (zpoline-nop: zpoline):
+    the key of the corpus's expectations."""
+    return LISTED.get(mech, {}).get("coverage") or mech
 
 
 class RunError(Exception):
@@ -132,6 +159,7 @@ class Runner:
     def __init__(self, build, runner, timeout=120):
         self.build = build
         self.runner = runner
+        self.listed = load_list(runner)
         self.timeout = timeout
         self.covtrace = os.path.join(build, "coverage", "covtrace")
         self.covmark = os.path.join(build, "coverage", "libcovmark.so")
@@ -271,7 +299,7 @@ def _reason(prog, family, nr, static):
     h = prog.hints.get(family, {})
     if nr in h:
         return h[nr]
-    if static and family in PRELOAD_FAMILIES:
+    if static and family_preloaded(family):
         return ("statically linked: no dynamic loader, LD_PRELOAD is "
                 "ignored")
     if "*" in h:
@@ -286,9 +314,9 @@ def _reason(prog, family, nr, static):
 def coverage(prog, mech, truth, hooked, window, truth2=None):
     """One record's numbers: compare hooked with the truth per number.
     truth2, a second truth run, shows what varies from run to run."""
-    family = mech.partition("-")[0] if not mech.startswith("ptrace") else mech
+    family = family_of(mech)
     t, h = truth["counts"], hooked["counts"]
-    pre = window[0] if (window and family in PRELOAD_FAMILIES) else {}
+    pre = window[0] if (window and preloaded(mech)) else {}
     nrs = sorted(set(t) | set(h))
     matched = sum(min(t.get(n, 0), h.get(n, 0)) for n in nrs)
     extra = sum(max(h.get(n, 0) - t.get(n, 0), 0) for n in nrs)
@@ -379,14 +407,26 @@ SITE_WHY = {
 
 
 def family_of(mech):
-    return mech if mech.startswith("ptrace") else mech.partition("-")[0]
+    """The key of the corpus's hints and of the rules here: the name up to
+    its first `-` (zpoline-late's misses are zpoline's), except ptrace,
+    ptrace-seccomp and the tools (--list family "tool"), by their name."""
+    if mech.startswith("ptrace") or \
+            LISTED.get(mech, {}).get("family") == "tool":
+        return mech
+    return mech.partition("-")[0]
+
+
+def family_preloaded(family):
+    """Is any mechanism of this family an LD_PRELOAD library?"""
+    return any(m.get("from") == "constructor" for n, m in LISTED.items()
+               if family_of(n) == family)
 
 
 def _same_run_reason(prog, family, nr, static, sites):
     h = prog.hints.get(family, {})
     if nr in h:
         return h[nr]
-    if static and family in PRELOAD_FAMILIES:
+    if static and family_preloaded(family):
         return ("statically linked: no dynamic loader, LD_PRELOAD is "
                 "ignored")
     if "*" in h:

@@ -17,9 +17,20 @@ sys.path.insert(0, os.path.dirname(HERE))
 from harness import corpus, dynamic  # noqa: E402
 
 K = 200  # marked calls per path (expectations are fractions of it)
-MECHS = ["ptrace", "ptrace-seccomp", "seccomp", "sud", "preload", "zpoline",
-         "zpoline-late", "lazypoline"]
 failures = []
+
+
+def mechanisms(rn):
+    """The truth (ptrace) first, then one mechanism per coverage class
+    (zpoline-nop hooks what zpoline hooks) of `zpbench-run --list --json`
+    that runs here with the count hook."""
+    out, seen = [dynamic.TRUTH], {dynamic.TRUTH}
+    for m in rn.listed:
+        if m["supported"] and "count" in m["hooks"] and \
+                m["coverage"] not in seen:
+            seen.add(m["coverage"])
+            out.append(m["name"])
+    return out
 
 
 def check(cond, what):
@@ -32,6 +43,8 @@ def main():
     build = os.path.abspath(sys.argv[1])
     runner = os.path.join(build, "mechanisms", "zpbench-run")
     rn = dynamic.Runner(build, runner, timeout=120)
+    mechs = mechanisms(rn)
+    print("mechanisms: " + " ".join(mechs), flush=True)
     for prog in corpus.TORTURE:
         # the same programs with K calls per path
         prog._argv = (lambda p: lambda env: [env.tt(p.name[3:]), str(K)])(prog)
@@ -50,11 +63,10 @@ def main():
                   f"{prog.name}: window run has the {n} calls of {nr} after "
                   f"start-up (pre {window[0].get(nr, 0)}, "
                   f"post {window[1].get(nr, 0)})")
-        for mech in MECHS[1:]:
+        for mech in mechs[1:]:
             hooked = rn.count(prog, mech)
             c = dynamic.coverage(prog, mech, truth, hooked, window)
-            fam = mech if mech.startswith("ptrace") or mech in corpus.ALL \
-                else mech.split("-")[0]
+            fam = dynamic.coverage_class(mech)
             for nr, exp in prog.expect.items():
                 want = exp[fam]
                 got = c["marked"][str(nr)]["coverage"]
@@ -74,7 +86,7 @@ def main():
                 check(hooked["bypassed"] == 0,
                       f"tt-signal / zpoline: no call bypassed the hook "
                       f"(got {hooked['bypassed']})")
-            if fam in ("seccomp", "ptrace-seccomp"):
+            if not dynamic.preloaded(mech):
                 # active from exec: sees the start-up too
                 check(c["coverage"] is not None and c["coverage"] > 0.95,
                       f"{prog.name} / {mech}: whole-run coverage "

@@ -8,6 +8,14 @@ fail=0
 # Mechanisms this machine supports (the first two --list columns).
 supported() { "$RUN" --list | awk '$2 == "yes" { print $1 }'; }
 
+# Can mechanism $1 run hook $2? (--list --json: an observer has no null.)
+has_hook() {
+	"$RUN" --list --json | /usr/bin/python3 -c '
+import json, sys
+m = {x["name"]: x for x in json.load(sys.stdin)}[sys.argv[1]]
+sys.exit(0 if sys.argv[2] in m["hooks"] else 1)' "$1" "$2"
+}
+
 # Sum of one syscall number's counts over all JSON lines of a stats file.
 count_of() { grep -o "\"$1\":[0-9]*" "$2" | awk -F: '{ s += $2 } END { print s + 0 }'; }
 

@@ -442,17 +442,36 @@ class Mechanism:
     name itself, except for the configurations bench derives: a ptrace
     tracer placement, sud-armed); `env` is added to the child's
     environment; `micro_only` keeps a derived configuration out of the
-    other stages."""
+    other stages. `props` are its properties from `zpbench-run --list
+    --json` (mechanisms/README.md): `group` is the list's family (none,
+    interpose, trace, trap, rewrite, tool), `hooks` the hooks it can run
+    (None: every one), `hooks_why` why not the others, `observer`,
+    `active_from` (exec or constructor) and `coverage` (the mechanism
+    whose coverage it shares). `family` and `variant` are the name split
+    at the first `-`, as the results records carry them."""
 
     def __init__(self, name, supported, note, run_as=None, env=None,
-                 micro_only=False, hooks=None):
+                 micro_only=False, hooks=None, props=None):
+        props = props or {}
         self.name = name
         self.supported = supported
         self.note = note
         self.run_as = run_as or name
         self.env = dict(env or {})
         self.micro_only = micro_only
-        self.hooks = hooks  # None: every hook; else the hooks it can run
+        # None: every hook; else the hooks it can run
+        listed = props.get("hooks")
+        if hooks is None and listed is not None and \
+                set(listed) != {"null", "pass", "count"} and listed:
+            hooks = list(listed)
+        self.hooks = hooks
+        self.hooks_why = props.get("hooks_why")
+        self.group = props.get("family")
+        self.observer = bool(props.get("observer"))
+        self.active_from = props.get("from", "exec")
+        self.coverage = props.get("coverage") or name
+        self.description = props.get("description", note)
+        self.props = props
         family, _, variant = name.partition("-")
         self.family = family
         self.variant = variant or None
@@ -490,11 +509,11 @@ def derived_mechanisms(mechs, build, cpu, sud):
                           m.note.split(" [")[0] + f" [tracer on CPU "
                           f"{others[-1]}, tracee on {cpu}]", run_as=m.name,
                           env={"ZPBENCH_TRACER_CPU": str(others[-1])},
-                          micro_only=True)
+                          micro_only=True, props=m.props)
         else:
             x = Mechanism(m.name + "-xcpu", False, "one usable CPU: no "
                           "cross-CPU placement of the tracer",
-                          run_as=m.name, micro_only=True)
+                          run_as=m.name, micro_only=True, props=m.props)
         out.append(x)
     lib = os.path.join(build, "microbench", "mb-sud-armed.so")
     if not os.path.exists(lib):
@@ -508,69 +527,54 @@ def derived_mechanisms(mechs, build, cpu, sud):
     i = next((k + 1 for k, m in enumerate(out) if m.name == "sud"), len(out))
     out.insert(i, Mechanism("sud-armed", ok, why, run_as="none",
                             env={"LD_PRELOAD": lib}, micro_only=True,
-                            hooks=["pass"]))
+                            hooks=["pass"], props={"family": "trap"}))
     return out
 
 
+def runner_list(runner):
+    """`zpbench-run --list --json`: one dict per mechanism, in the list's
+    order (mechanisms/README.md). Raises BenchError."""
+    try:
+        r = subprocess.run([runner, "--list", "--json"], capture_output=True,
+                           text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BenchError(f"{runner} --list --json failed: {e}")
+    if r.returncode != 0:
+        raise BenchError(f"{runner} --list --json exited {r.returncode}: "
+                         f"{r.stderr.strip()[:300]}")
+    try:
+        listed = json.loads(r.stdout)
+    except ValueError as e:
+        raise BenchError(f"{runner} --list --json: not JSON ({e})")
+    if not isinstance(listed, list) or not listed:
+        raise BenchError(f"{runner} --list --json printed no mechanisms")
+    return listed
+
+
 def list_mechanisms(build):
-    """(runner path or None, [Mechanism]) from `zpbench-run --list`.
-
-    Until the runner exists, none (plain exec) and the zpoline variants
-    (LD_PRELOAD of libzpoline.so) run without it and every other mechanism
-    is listed as unsupported, saying why."""
+    """(runner path, [Mechanism]) from `zpbench-run --list --json`: the one
+    list of mechanisms (mechanisms/mechs.def)."""
     runner = os.path.join(build, "mechanisms", "zpbench-run")
-    if os.access(runner, os.X_OK):
-        try:
-            r = subprocess.run([runner, "--list"], capture_output=True,
-                               text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise BenchError(f"bench: {runner} --list failed: {e}")
-        if r.returncode != 0:
-            raise BenchError(f"bench: {runner} --list exited {r.returncode}: "
-                             f"{r.stderr.strip()[:300]}")
-        mechs = []
-        for line in r.stdout.splitlines():
-            f = line.split(None, 2)
-            if len(f) >= 2 and f[1] in ("yes", "no"):
-                mechs.append(Mechanism(f[0], f[1] == "yes",
-                                       f[2].strip() if len(f) > 2 else ""))
-        if not mechs:
-            raise BenchError(f"bench: {runner} --list printed no mechanisms")
-        return runner, mechs
-    why = f"{runner} is not built (runner fallback: only none and zpoline*)"
-    lib = os.path.join(build, "hookcore", "libzpoline.so")
-    zp = os.path.exists(lib)
-    zpwhy = "LD_PRELOAD=libzpoline.so (runner fallback)" if zp else \
-        f"{lib} is not built"
-    mechs = [Mechanism("none", True, "exec (runner fallback)")]
-    for n in ("preload", "ptrace", "ptrace-seccomp", "seccomp", "sud"):
-        mechs.append(Mechanism(n, False, why))
-    for n in ("zpoline", "zpoline-nop", "zpoline-xsave", "zpoline-gpr"):
-        mechs.append(Mechanism(n, zp, zpwhy))
-    return None, mechs
-
-
-_FALLBACK_ENV = {
-    "zpoline": {},
-    "zpoline-nop": {"ZPOLINE_SLED": "nop"},
-    "zpoline-xsave": {"ZPOLINE_SAVE": "xsave"},
-    "zpoline-gpr": {"ZPOLINE_SAVE": "gpr"},
-}
+    if not os.access(runner, os.X_OK):
+        raise BenchError(f"bench: {runner} is not built: build first (make, "
+                         f"or ninja -C {build})")
+    try:
+        listed = runner_list(runner)
+    except BenchError as e:
+        raise BenchError(f"bench: {e}")
+    mechs = [Mechanism(m["name"], bool(m["supported"]),
+                       m["description"] + (f" ({m['why']})" if m.get("why")
+                                           else ""), props=m)
+             for m in listed]
+    return runner, mechs
 
 
 def mech_command(rs, mech, hook, argv):
     """(argv, extra env) running argv under mech with hook."""
-    if rs.runner:
-        cmd = [rs.runner, f"--mech={mech.run_as}"]
-        if mech.run_as != "none":
-            cmd.append(f"--hook={hook}")
-        return cmd + ["--"] + argv, dict(mech.env)
-    if mech.run_as == "none":
-        return argv, dict(mech.env)
-    env = dict(_FALLBACK_ENV[mech.name])
-    env["LD_PRELOAD"] = os.path.join(rs.build, "hookcore", "libzpoline.so")
-    env["ZPOLINE_HOOK"] = hook
-    return argv, env
+    cmd = [rs.runner, f"--mech={mech.run_as}"]
+    if mech.run_as != "none":
+        cmd.append(f"--hook={hook}")
+    return cmd + ["--"] + argv, dict(mech.env)
 
 
 # ---- running one step ----------------------------------------------------

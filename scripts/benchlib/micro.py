@@ -254,8 +254,11 @@ def plan(rs):
                             skipped.append({
                                 "stage": STAGE, "case": case,
                                 "mechanism": mech.name, "hook": h,
-                                "reason": f"{mech.name} has no hook: it "
-                                          f"runs as {'/'.join(mech.hooks)}"})
+                                "reason": f"{mech.name} has no {h} hook: "
+                                          f"{mech.hooks_why}"
+                                if mech.hooks_why else
+                                f"{mech.name} has no hook: it "
+                                f"runs as {'/'.join(mech.hooks)}"})
                     hooks = [h for h in hooks if h in mech.hooks]
                 for hook in hooks:
                     # the sled's slope is the mechanism's own path: null
