@@ -149,6 +149,8 @@ struct zpm_tally *zpm_tally_new(int fd, const char *mech);
 void zpm_tally_call(struct zpm_tally *t, pid_t pid, long nr);
 void zpm_tally_exe(struct zpm_tally *t, pid_t pid, const char *exe);
 void zpm_tally_gone(struct zpm_tally *t, pid_t pid);
+/* Count from now on (a tool that leaves the runner's part out itself). */
+void zpm_tally_start(struct zpm_tally *t);
 void zpm_tally_end(struct zpm_tally *t);
 
 /*
@@ -168,6 +170,11 @@ int zpm_lines_open(struct zpm_lines *l);
 int zpm_lines_run(struct zpm_lines *l, pid_t pid,
 		  void (*fn)(void *arg, char *line), void *arg);
 void zpm_lines_close(struct zpm_lines *l);
+
+/* The kernel's syscall tracepoints (raw_syscalls, in tracefs) and the
+ * right to use them (root, CAP_PERFMON or perf_event_paranoid=-1): NULL,
+ * or why not. For the observers (perf-trace, ebpf). */
+const char *zpm_tracepoints_missing(void);
 
 /* Turn a wait status of the target into the runner's exit status. */
 int zpm_exit_status(const struct zpm_ctx *ctx, int status);

@@ -3,6 +3,7 @@
  * zpbench-run: run a command under one syscall-hooking mechanism with one
  * of the standard hooks (null, pass, count). See README.md in this folder.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -211,7 +212,7 @@ static const char *resolve(const char *cmd, char *buf, size_t size)
 	return cmd; /* let exec report ENOENT */
 }
 
-int main(int argc, char **argv)
+static int runner_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mech", required_argument, 0, 'm' },
@@ -330,6 +331,91 @@ int main(int argc, char **argv)
 		.bindir = bindir,
 	};
 	return mech->run(mech, &ctx);
+}
+
+/*
+ * ZPBENCH_EXIT_FD=N: write "relay PID" (ours) to fd N at once, "child PID"
+ * when the command's process has been forked (zpm_spawn_wait), and our
+ * exit status as one decimal line before exiting. For a tool that does not pass on its command's exit
+ * status (perf trace): it runs `zpbench-run --mech=none -- cmd` with this
+ * set, and the outer runner exits with what the inner one wrote. The
+ * variable is removed at once, so the command never sees it.
+ */
+static int exit_fd = -1;
+
+/*
+ * ZPBENCH_RELAY_STATE=FILE (with ZPBENCH_EXIT_FD): what the command would
+ * have inherited had no tool come in between - the first line lists the
+ * descriptors to keep, the rest is the environment, NUL-separated (perf
+ * trace adds to PATH and leaks its output file into its command). The
+ * relay takes that environment and closes every other descriptor.
+ */
+static void restore_state(const char *path, int keep_fd)
+{
+	static char buf[1 << 20];
+	char fds[4096], *p, *end;
+	ssize_t n = 0, r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
+
+	if (fd < 0)
+		return;
+	while (n < (ssize_t)sizeof(buf) - 1 &&
+	       (r = read(fd, buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = 0;
+	p = strchr(buf, '\n');
+	if (!p)
+		return;
+	*p++ = 0;
+	snprintf(fds, sizeof(fds), " %.4000s ", buf);
+	end = buf + n;
+	clearenv();
+	for (; p < end; p += strlen(p) + 1)
+		if (*p)
+			putenv(p);
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char want[32];
+		int f = atoi(e->d_name);
+
+		snprintf(want, sizeof(want), " %d ", f);
+		if (e->d_name[0] != '.' && f != keep_fd && f != dirfd(d) &&
+		    !strstr(fds, want))
+			close(f);
+	}
+	closedir(d);
+}
+
+int main(int argc, char **argv)
+{
+	const char *v = getenv("ZPBENCH_EXIT_FD");
+	const char *state = getenv("ZPBENCH_RELAY_STATE");
+	int fd = -1, ret;
+
+	if (v) {
+		fd = atoi(v);
+		unsetenv("ZPBENCH_EXIT_FD");
+		if (fd > 2)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+		else
+			fd = -1;
+	}
+	if (state && fd >= 0)
+		restore_state(state, fd);
+	exit_fd = fd;
+	if (fd >= 0)
+		dprintf(fd, "relay %d\n", getpid());
+	ret = runner_main(argc, argv);
+	if (fd >= 0) {
+		dprintf(fd, "%d\n", ret);
+		close(fd);
+	}
+	return ret;
 }
 
 /* ---- helpers shared by the mechanisms ---------------------------------- */
@@ -615,6 +701,11 @@ void zpm_tally_call(struct zpm_tally *t, pid_t pid, long nr)
 		tally_flush(t, e, "execve");
 }
 
+void zpm_tally_start(struct zpm_tally *t)
+{
+	t->started = 1;
+}
+
 void zpm_tally_gone(struct zpm_tally *t, pid_t pid)
 {
 	struct tally_ent *e = tally_get(t, pid);
@@ -629,6 +720,81 @@ void zpm_tally_end(struct zpm_tally *t)
 		for (struct tally_ent *e = t->ents[b]; e; e = e->next)
 			if (tally_any(e))
 				tally_flush(t, e, "exit");
+}
+
+static int has_fs(const char *name)
+{
+	FILE *f = fopen("/proc/filesystems", "r");
+	char line[128];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *t = strrchr(line, '\t');
+
+		line[strcspn(line, "\n")] = 0;
+		found = t && !strcmp(t + 1, name);
+	}
+	fclose(f);
+	return found;
+}
+
+static long read_long(const char *path, long dflt)
+{
+	FILE *f = fopen(path, "r");
+	long v = dflt;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = dflt;
+		fclose(f);
+	}
+	return v;
+}
+
+static int cap_eff(int cap)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long eff = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return !!(eff & (1ULL << cap));
+}
+
+const char *zpm_tracepoints_missing(void)
+{
+	static char why[160];
+	struct stat st;
+	long paranoid;
+
+	if (!stat("/sys/kernel/tracing/events", &st) ||
+	    !stat("/sys/kernel/debug/tracing/events", &st)) {
+		if (stat("/sys/kernel/tracing/events/raw_syscalls", &st) &&
+		    stat("/sys/kernel/debug/tracing/events/raw_syscalls", &st))
+			return "no raw_syscalls tracepoints in tracefs (kernel "
+			       "without CONFIG_FTRACE_SYSCALLS)";
+	} else if (!has_fs("tracefs")) {
+		return "the kernel has no tracefs (CONFIG_TRACING)";
+	} else if (geteuid() != 0) {
+		return "tracefs is not mounted (mount -t tracefs nodev "
+		       "/sys/kernel/tracing)";
+	}
+	paranoid = read_long("/proc/sys/kernel/perf_event_paranoid", 2);
+	if (geteuid() != 0 && !cap_eff(38 /* CAP_PERFMON */) &&
+	    !cap_eff(21 /* CAP_SYS_ADMIN */) && paranoid > -1) {
+		snprintf(why, sizeof(why),
+			 "needs root or CAP_PERFMON, or kernel."
+			 "perf_event_paranoid=-1 (it is %ld)", paranoid);
+		return why;
+	}
+	return NULL;
 }
 
 int zpm_stats_fd(const struct zpm_ctx *ctx)
@@ -780,6 +946,8 @@ int zpm_spawn_wait(const struct zpm_ctx *ctx, void (*setup)(void *), void *arg)
 		perror("zpbench-run: fork");
 		return 1;
 	}
+	if (target > 0 && exit_fd >= 0)
+		dprintf(exit_fd, "child %d\n", target);
 	if (target == 0) {
 		if (setup)
 			setup(arg);
