@@ -64,7 +64,11 @@ struct zpm_mech {
 	 * from     ZPM_FROM_*;
 	 * coverage the mechanism whose coverage it shares (what it hooks and
 	 *          misses; the coverage harness keeps one expectation per
-	 *          such class), NULL: its own.
+	 *          such class), NULL: its own;
+	 * sees, misses  one line each for the report's table of tools (what
+	 *          it sees of a program's calls, and what not);
+	 * count_inexact  its count hook can miss a call now and then (a tool
+	 *          reading ring buffers): tests allow a difference of 1 %.
 	 */
 	const char *family;
 	unsigned hooks;
@@ -72,6 +76,8 @@ struct zpm_mech {
 	int observer;
 	enum zpm_from from;
 	const char *coverage;
+	const char *sees, *misses;
+	int count_inexact;
 };
 
 #define ZPM(sym, file) extern const struct zpm_mech sym;

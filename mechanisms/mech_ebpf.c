@@ -238,4 +238,8 @@ const struct zpm_mech zpm_ebpf = {
 	.hooks_why = "an observer: the eBPF program sees each call but cannot "
 		     "answer it",
 	.observer = 1,
+	.sees = "every call of the tree the kernel runs, counted in the kernel "
+		"(nothing lost)",
+	.misses = "cannot change a call; sees what the program asks for only as "
+		"far as the eBPF program reads it (here: the numbers)",
 };

@@ -192,6 +192,10 @@ const struct zpm_mech zpm_strace = {
 	.family = "tool",
 	.hooks = ZPM_HOOK(ZPH_PASS) | ZPM_HOOK(ZPH_COUNT),
 	.hooks_why = "strace only watches: it does not answer calls itself",
+	.sees = "every call of the tree from the exec on (ld.so, static binaries, "
+		"threads, children), with its arguments and result",
+	.misses = "nothing it is asked to trace; each call stops the program twice "
+		"(entry and exit) for the strace process",
 };
 
 const struct zpm_mech zpm_strace_seccomp = {
@@ -204,4 +208,7 @@ const struct zpm_mech zpm_strace_seccomp = {
 	.family = "tool",
 	.hooks = ZPM_HOOK(ZPH_PASS) | ZPM_HOOK(ZPH_COUNT),
 	.hooks_why = "strace only watches: it does not answer calls itself",
+	.sees = "as strace: its seccomp filter sends every call to it",
+	.misses = "as strace; with a filter (-e trace=%file) the calls outside it "
+		"are not seen at all (and not paid for)",
 };

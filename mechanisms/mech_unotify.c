@@ -293,6 +293,10 @@ const struct zpm_mech zpm_seccomp_unotify = {
 	.run = unotify_run,
 	.priv = &plain,
 	.family = "tool",
+	.sees = "every x86-64 call of the tree from the exec on, answered "
+		"by the supervisor (it can refuse or emulate it)",
+	.misses = "the supervisor sees the numbers and raw arguments only: "
+		"pointers must be read from /proc/PID/mem (racy: TOCTOU)",
 };
 
 const struct zpm_mech zpm_seccomp_unotify_sync = {
@@ -303,4 +307,6 @@ const struct zpm_mech zpm_seccomp_unotify_sync = {
 	.run = unotify_run,
 	.priv = &sync_wake,
 	.family = "tool",
+	.sees = "as seccomp-unotify",
+	.misses = "as seccomp-unotify",
 };

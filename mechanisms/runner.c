@@ -130,7 +130,12 @@ static void list_json(const char *bindir)
 		printf(", \"from\": \"%s\", \"coverage\": ",
 		       m->from == ZPM_FROM_CONSTRUCTOR ? "constructor" : "exec");
 		json_str(stdout, m->coverage ? m->coverage : m->name);
-		printf("}");
+		printf(", \"sees\": ");
+		json_str(stdout, m->sees);
+		printf(", \"misses\": ");
+		json_str(stdout, m->misses);
+		printf(", \"count_exact\": %s}",
+		       m->count_inexact ? "false" : "true");
 	}
 	printf("\n]\n");
 }

@@ -28,6 +28,11 @@ do for [t in terms] {
     set rmargin at screen 0.52
     set ylabel "time per getpid call [ns] (log scale)"
     set title "getpid via a raw syscall instruction"
+    # the tools users would pick instead (issue 18): a group at the right
+    if (tools_raw >= 0) {
+        set arrow 5 from tools_raw-0.5, graph 0 to tools_raw-0.5, graph 1 nohead dt 3 lc rgb "#555555"
+        set label 5 "tools" at tools_raw-0.4, graph 0.97 left font ",8"
+    }
     plot dat index 0 using ($0-w/2):2:($0-w):($0):(floor):2:xtic(1) with boxxyerror \
             lc rgb "#1f77b4" title "null hook (no kernel entry)", \
          '' index 0 using ($0+w/2):5:($0):($0+w):(floor):5 with boxxyerror \
@@ -43,6 +48,12 @@ do for [t in terms] {
     set ylabel ""
     set format y ""
     set title "getpid via glibc getpid()"
+    unset arrow 5
+    unset label 5
+    if (tools_libc >= 0) {
+        set arrow 5 from tools_libc-0.5, graph 0 to tools_libc-0.5, graph 1 nohead dt 3 lc rgb "#555555"
+        set label 5 "tools" at tools_libc-0.4, graph 0.97 left font ",8"
+    }
     plot dat index 1 using ($0-w/2):2:($0-w):($0):(floor):2:xtic(1) with boxxyerror \
             lc rgb "#1f77b4", \
          '' index 1 using ($0+w/2):5:($0):($0+w):(floor):5 with boxxyerror lc rgb "#ff7f0e", \
@@ -50,6 +61,8 @@ do for [t in terms] {
          '' index 1 using ($0+w/2):5:6:7 with yerrorbars pt -1 lc rgb "black", \
          '' index 1 using ($0-w/2):($2*2.5):8 with labels font ",7", \
          none_libc with lines dt 2 lc rgb "black"
+    unset arrow 5
+    unset label 5
     unset multiplot
     unset output
 }

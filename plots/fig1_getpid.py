@@ -4,7 +4,9 @@
 mechanism with the null hook (the mechanism's own round trip, no kernel)
 and the pass hook (the real call), log scale, whiskers from the min and
 max repetition. Left: getpid through a raw `syscall` instruction; right:
-through glibc's getpid(), which LD_PRELOAD wrappers can see."""
+through glibc's getpid(), which LD_PRELOAD wrappers can see. The tools
+(strace, perf trace, eBPF, seccomp user notification) stand apart, shaded,
+at the right."""
 
 import os
 import sys
@@ -61,6 +63,16 @@ def panel(ax, rs, case, title):
                     textcoords="offset points", ha="right", va="bottom",
                     fontsize=7)
     ax.set_yscale("log")
+    tools = [i for i, (m, _) in enumerate(rows) if m in rs.tools()]
+    if tools:
+        # the tools users would pick instead (issue 18), a group apart
+        ax.axvline(tools[0] - 0.5, color="#555555", lw=0.8, ls=":")
+        ax.axvspan(tools[0] - 0.5, tools[-1] + 0.5, color="#f2f2e6",
+                   zorder=-1)
+        ax.annotate("tools", ((tools[0] + tools[-1]) / 2, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(0, -2),
+                    textcoords="offset points", ha="center", va="top",
+                    fontsize=8, style="italic")
     ax.set_xticks(x)
     ax.set_xticklabels([m for m, _ in rows], rotation=30, ha="right",
                        fontsize=8)
@@ -87,8 +99,13 @@ def draw(rs, fig):
                  fontsize=11, va="bottom")
     fig.subplots_adjust(top=0.84, bottom=0.2, left=0.08, right=0.99,
                         wspace=0.05)
+    obs = ", ".join(rs.observers())
     return ("bars: median of the repetitions, whiskers: min-max; "
-            "hatched: the null hook never saw the call")
+            "hatched: the null hook never saw the call; shaded: the tools "
+            "users run instead (strace, perf, eBPF, a seccomp supervisor)"
+            + (f"; {obs}: observers, no null hook, and they see every call "
+               "the kernel sees (static binaries and ld.so included)"
+               if obs else ""))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,15 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from matplotlib.patches import Patch  # noqa: E402
+
 import mplcommon  # noqa: E402
 from mplcommon import NoData  # noqa: E402
 import zpresults  # noqa: E402
+
+# The tools (strace, perf trace, eBPF, a seccomp supervisor): hatched, and
+# a legend of their own.
+TOOL_STYLE = dict(hatch="///", edgecolor="white", linewidth=0)
 
 
 def draw(rs, fig):
@@ -39,9 +45,11 @@ def draw(rs, fig):
         axes = [fig.add_subplot(grid[0, i]) for i in range(len(panels))]
         for ax in axes[1:]:
             ax.sharey(axes[0])
-        cpu_panel(fig.add_subplot(grid[1, :]), ccases, cmechs, cdata)
+        cpu_panel(fig.add_subplot(grid[1, :]), ccases, cmechs, cdata,
+                  rs.tools())
     else:
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    tools = rs.tools()
     for ax, (hook, cases, pmechs, data, title) in zip(axes, panels):
         width = 0.84 / max(len(pmechs), 1)
         for j, m in enumerate(pmechs):
@@ -57,7 +65,8 @@ def draw(rs, fig):
             if xs:
                 ax.bar(xs, v, width, yerr=[lo, hi], capsize=1.5,
                        error_kw=dict(lw=0.6), label=m,
-                       color=mplcommon.mech_color(m))
+                       color=mplcommon.mech_color(m),
+                       **(TOOL_STYLE if m in tools else {}))
         ax.axhline(100, color="black", lw=1, ls="--")
         ax.set_xticks(range(len(cases)))
         ax.set_xticklabels(cases, rotation=20, ha="right", fontsize=8)
@@ -68,20 +77,32 @@ def draw(rs, fig):
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(lab, h)
-    fig.legend(legend.values(), legend.keys(), loc="upper center",
-               ncol=min(len(mechs), 8),
-               fontsize=8, frameon=False)
+    hm = [(a, b) for b, a in legend.items() if b not in tools]
+    ht = [(a, b) for b, a in legend.items() if b in tools]
+    if hm:
+        fig.legend(*zip(*hm), loc="upper center", ncol=min(len(hm), 8),
+                   fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1.0))
+    if ht:  # the tools users would pick instead (issue 18): a group
+        head = Patch(visible=False, label="tools (hatched):")
+        fig.legend([head] + [a for a, _ in ht],
+                   ["tools (hatched):"] + [b for _, b in ht],
+                   loc="upper center", ncol=len(ht) + 1, fontsize=8,
+                   frameon=False, bbox_to_anchor=(0.5, 0.965),
+                   handlelength=1.5)
+    top = 0.965 - (0.035 if ht else 0)
     fig.suptitle("Server throughput under each mechanism (100 % = none)"
                  + (" and CPU time per request" if ccases else ""),
-                 y=0.93 if ccases else 0.9, fontsize=11, va="bottom")
-    fig.subplots_adjust(top=0.87 if ccases else 0.84,
+                 y=top - (0.035 if ccases else 0.07), fontsize=11,
+                 va="bottom")
+    fig.subplots_adjust(top=top - (0.1 if ccases else 0.12),
                         bottom=0.1 if ccases else 0.2, left=0.08,
                         right=0.99, wspace=0.05)
     return ("bars: median; whiskers: bootstrap 95 % interval (min-max "
-            "where the file has none); C = client-bound samples")
+            "where the file has none); C = client-bound samples; hatched: "
+            "the tools users run instead")
 
 
-def cpu_panel(ax, cases, mechs, data):
+def cpu_panel(ax, cases, mechs, data, tools=()):
     """CPU us per request, pass hook and none, log scale (ptrace's cost is
     tens of times the others')."""
     width = 0.84 / max(len(mechs), 1)
@@ -100,7 +121,8 @@ def cpu_panel(ax, cases, mechs, data):
             continue
         bars = ax.bar(xs, v, width, yerr=[lo, hi], capsize=1.5,
                       error_kw=dict(lw=0.6), label=m,
-                      color=mplcommon.mech_color(m))
+                      color=mplcommon.mech_color(m),
+                      **(TOOL_STYLE if m in tools else {}))
         for b, n in zip(bars, cb):
             if n:
                 ax.annotate(f"C{n}", (b.get_x() + b.get_width() / 2,

@@ -74,7 +74,9 @@ def fig1(rs, out):
     null median/min/max, pass median/min/max."""
     lines, nones, lows = [], [], []
     any_rows = False
-    for case in ("getpid", "getpid-libc"):
+    tools = rs.tools()
+    first_tool = [-1, -1]  # per panel: the row where the tools begin
+    for k, case in enumerate(("getpid", "getpid-libc")):
         rows = zpresults.getpid_rows(rs, case)
         none = dict(rows).get("none", {}).get("none")
         nones.append(none[0] if none else None)
@@ -89,6 +91,8 @@ def fig1(rs, out):
                 med, lo, hi, _ = hooks.get(h, (None, None, None, None))
                 cells += [_num(med), _num(lo), _num(hi)]
                 lows.append(lo)
+            if m in tools and first_tool[k] < 0:
+                first_tool[k] = n
             unseen = hooks.get("null", (0, 0, 0, None))[3] is False
             cells.append(_word("not hooked" if unseen else ""))
             lines.append(" ".join([_word(m)] + cells))
@@ -101,7 +105,8 @@ def fig1(rs, out):
         raise NoData("no micro records of case getpid or getpid-libc")
     return _write(out, "fig1-getpid", lines,
                   {"none_raw": _gpnum(nones[0]), "none_libc": _gpnum(nones[1]),
-                   "floor": zpresults.log_floor(lows)},
+                   "floor": zpresults.log_floor(lows),
+                   "tools_raw": first_tool[0], "tools_libc": first_tool[1]},
                   rs, "bars: median, whiskers: min-max of the repetitions")
 
 
@@ -152,9 +157,12 @@ def fig4(rs, out):
         raise NoData("no macro records with a throughput unit and a `none` "
                      "baseline")
     lines = []
+    tools = rs.tools()
+    # the tools (issue 18) named as a group of their own in the key
+    label = {m: (f"{m} [tool]" if m in tools else m) for m in mechs}
     for h in hooks:
         lines.append(" ".join([_word("case")] +
-                              [f"{_word(m)} lo hi" for m in mechs]))
+                              [f"{_word(label[m])} lo hi" for m in mechs]))
         for c in cases:
             cells = [_word(c)]
             for m in mechs:

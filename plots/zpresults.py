@@ -158,6 +158,34 @@ class ResultSet:
                     names.append(n)
         return order_mechs(names)
 
+    def families(self):
+        """{mechanism: its `zpbench-run --list --json` family} as the
+        files' "mechanisms" record it (files from before the list had
+        families: none)."""
+        out = {}
+        for _, d in self.docs:
+            for m in d.get("mechanisms") or []:
+                if isinstance(m, dict) and m.get("family"):
+                    out[m["name"]] = m["family"]
+        return out
+
+    def tools(self):
+        """The mechanisms of family "tool" (issue 18: strace, perf trace,
+        eBPF, seccomp user notification): figures and tables show them as
+        a group of their own."""
+        fam = self.families()
+        return [m for m in self.mechanisms() if fam.get(m) == "tool"]
+
+    def observers(self):
+        """Mechanisms that see calls but cannot change them (no null)."""
+        out = []
+        for _, d in self.docs:
+            for m in d.get("mechanisms") or []:
+                if isinstance(m, dict) and m.get("observer") and \
+                        m["name"] not in out:
+                    out.append(m["name"])
+        return out
+
     def problems(self):
         """(stage, case, mechanism, hook, reason, kind) of the skipped and
         failed steps in the documents used."""
@@ -174,7 +202,10 @@ class ResultSet:
 PALETTE = ["#4d4d4d", "#8c564b", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd",
            "#1f77b4", "#17becf", "#2ca02c", "#e377c2",
            "#ff9896", "#ffbb78", "#c5b0d5", "#98df8a",
-           "#7f7f7f", "#aec7e8"]
+           "#7f7f7f", "#aec7e8",
+           # the tools (issue 18) come last in the list
+           "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
+           "#3182bd", "#e6550d", "#31a354"]
 
 
 def mech_color(m):

@@ -70,7 +70,11 @@ def main():
             for nr, exp in prog.expect.items():
                 want = exp[fam]
                 got = c["marked"][str(nr)]["coverage"]
-                check(abs(got - want) < 1e-9,
+                # a count that is not exact (perf-trace's ring buffers,
+                # coverage/README.md) may miss 1 %
+                tol = 1e-9 if dynamic.LISTED[mech].get(
+                    "count_exact", True) else 0.01
+                check(abs(got - want) <= tol,
                       f"{prog.name} / {mech}: {nr} coverage {got:.3f}, "
                       f"expected {want}")
                 if want < 1:

@@ -16,6 +16,14 @@ m = {x["name"]: x for x in json.load(sys.stdin)}[sys.argv[1]]
 sys.exit(0 if sys.argv[2] in m["hooks"] else 1)' "$1" "$2"
 }
 
+# Is mechanism $1's count exact (--list --json "count_exact")?
+count_exact() {
+	"$RUN" --list --json | /usr/bin/python3 -c '
+import json, sys
+m = {x["name"]: x for x in json.load(sys.stdin)}[sys.argv[1]]
+sys.exit(0 if m["count_exact"] else 1)' "$1"
+}
+
 # Sum of one syscall number's counts over all JSON lines of a stats file.
 count_of() { grep -o "\"$1\":[0-9]*" "$2" | awk -F: '{ s += $2 } END { print s + 0 }'; }
 

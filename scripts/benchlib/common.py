@@ -479,6 +479,13 @@ class Mechanism:
     def to_json(self):
         d = {"name": self.name, "supported": self.supported,
              "note": self.note}
+        # the --list --json properties the figures and the report group by
+        if self.group:
+            d.update({"family": self.group, "observer": self.observer,
+                      "hooks": self.hooks or ["null", "pass", "count"]})
+        for k in ("sees", "misses"):
+            if self.props.get(k):
+                d[k] = self.props[k]
         if self.run_as != self.name or self.env:
             d.update({"run_as": self.run_as, "env": self.env})
         return d
@@ -489,6 +496,9 @@ def derived_mechanisms(mechs, build, cpu, sud):
 
     - every ptrace-family mechanism pins its tracer to the benchmark's CPU
       (ZPBENCH_TRACER_CPU): same-CPU placement, named as the mechanism;
+      so do the tools that stop the program for each call (strace, the
+      seccomp-unotify supervisor; no -xcpu variant); the observers (perf,
+      eBPF) are left where the scheduler puts them, as users run them;
       `<name>-xcpu` pins it to another usable CPU (cross-CPU placement),
       or is unsupported, saying why, on a one-CPU machine;
     - sud-armed: no mechanism, but Syscall User Dispatch armed with the
@@ -498,6 +508,13 @@ def derived_mechanisms(mechs, build, cpu, sud):
     others = [c for c in sorted(os.sched_getaffinity(0)) if c != cpu]
     out = []
     for m in mechs:
+        if m.group == "tool" and not m.observer:
+            # a tool that stops the program for each call (strace, the
+            # seccomp supervisor) is placed as ptrace's tracer is
+            m.env["ZPBENCH_TRACER_CPU"] = str(cpu)
+            m.note += f" [tool pinned to the tracee's CPU {cpu}]"
+            out.append(m)
+            continue
         if m.family != "ptrace":
             out.append(m)
             continue

@@ -87,11 +87,23 @@ PROFILES = {
              "cap": {1: 5000000, 16: 50000000}},
 }
 REDIS_MARGIN = 1.1
-# The default run keeps to its time budget with the unpipelined redis
-# cases and the small nginx file (the cases where the mechanism's cost per
-# request shows most); --full or ZPB_MACRO_CASES adds the others.
-DEFAULT_CASES = ["redis-get", "redis-set", "nginx-small"]
+# The default run keeps to its time budget with unpipelined redis GET and
+# the small nginx file (the cases where the mechanism's cost per request
+# shows most); --full or ZPB_MACRO_CASES adds the others. (redis-set left
+# the default run when the tools came in, issue 18: SET makes the same
+# calls per request as GET, and it was a third of the stage's time.)
+DEFAULT_CASES = ["redis-get", "nginx-small"]
 WARMUP_REQUESTS = {1: 2000, 16: 16000}
+# Left to --full or --mechs in the macro stage of the default run, which
+# keeps to its time budget (a step lasts ~3 s whatever the mechanism) now
+# that the tools are in it (issue 18): the variants of the tools
+# (strace-seccomp traces everything as strace does, seccomp-unotify-sync
+# only moves the wake-ups), ptrace-seccomp (ptrace's cost with one stop per
+# call instead of two: the micro stage shows it) and preload (it misses
+# most of a server's calls: ~100 % of none, shown by the micro stage and
+# the coverage harness).
+MACRO_LEFT_OUT = {"strace-seccomp", "seccomp-unotify-sync", "ptrace-seccomp",
+                  "preload"}
 MIN_ROUNDS = 3
 TOOLS = {"redis": ["redis-server", "redis-benchmark", "taskset"],
          "nginx": ["nginx", "wrk", "taskset"]}
@@ -434,6 +446,15 @@ def plan(rs):
     for mech in rs.mechs:
         if mech.micro_only:
             continue  # a placement or kernel-share configuration (micro)
+        if profile == "default" and not asked and \
+                mech.name in MACRO_LEFT_OUT:
+            for c in cases:
+                for h in hooks:
+                    skipped.append({
+                        "stage": STAGE, "case": c, "mechanism": mech.name,
+                        "hook": h, "reason": "default run (time budget): "
+                        "in the macro stage with --full or --mechs only"})
+            continue
         if profile == "default" and not asked and \
                 mech.family == "zpoline" and mech.variant:
             for c in cases:

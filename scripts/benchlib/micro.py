@@ -44,6 +44,11 @@ SLED_NRS = {
 }
 
 
+# The cases the tools (--list family "tool") run in the default run: the
+# cost of one call (getpid) and of one call with a buffer to copy (read).
+TOOL_CASES = ("getpid", "read")
+
+
 def sled_null_set(nrs):
     """ZPOLINE_NULL for a sweep: the same list without the :step parts."""
     return ",".join(part.split(":")[0] for part in nrs.split(","))
@@ -246,6 +251,20 @@ def plan(rs):
     for rnd, run in [(r, x) for r in range(1, rs.rounds + 1) for x in runs]:
         for case in rs.cases:
             for mech in rs.mechs:
+                # the tools (issue 18): getpid and read in the default run
+                if mech.group == "tool" and case not in TOOL_CASES and \
+                        not rs.full and not rs.mechs_asked:
+                    if rnd == 1 and run in (None, 1):
+                        skipped += [{
+                            "stage": STAGE, "case": case,
+                            "mechanism": mech.name, "hook": h,
+                            "reason": "default run: the tools run getpid "
+                                      "and read (--full or --mechs: every "
+                                      "case)"
+                            if mech.hooks is None or h in mech.hooks else
+                            f"{mech.name} has no {h} hook: "
+                            f"{mech.hooks_why}"} for h in rs.hooks]
+                    continue
                 hooks = ["none"] if mech.name == "none" else rs.hooks
                 if mech.hooks is not None:
                     for h in hooks:
