@@ -177,6 +177,12 @@ int zpm_lines_run(struct zpm_lines *l, pid_t pid,
 		  void (*fn)(void *arg, char *line), void *arg);
 void zpm_lines_close(struct zpm_lines *l);
 
+/* Is capability `cap` in our effective set? */
+int zpm_cap_eff(int cap);
+
+/* ptrace allowed here (Yama's ptrace_scope below 3): NULL, or why not. */
+const char *zpm_ptrace_missing(void);
+
 /* The kernel's syscall tracepoints (raw_syscalls, in tracefs) and the
  * right to use them (root, CAP_PERFMON or perf_event_paranoid=-1): NULL,
  * or why not. For the observers (perf-trace, ebpf). */

@@ -384,17 +384,11 @@ static int trace(const struct zpm_ctx *ctx)
 static const char *ptrace_supported(const struct zpm_mech *m,
 				    const char *bindir)
 {
-	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
-	int scope = 0;
+	const char *why = zpm_ptrace_missing();
 
 	(void)bindir;
-	if (f) {
-		if (fscanf(f, "%d", &scope) != 1)
-			scope = 0;
-		fclose(f);
-	}
-	if (scope == 3)
-		return "kernel.yama.ptrace_scope=3 forbids ptrace";
+	if (why)
+		return why;
 	if (m->priv && syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0,
 			       &(unsigned){ SECCOMP_RET_TRACE }))
 		return "the kernel has no seccomp SECCOMP_RET_TRACE";

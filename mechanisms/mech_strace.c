@@ -53,20 +53,13 @@ static const char *strace_supported(const struct zpm_mech *m,
 {
 	const struct strace_variant *v = m->priv;
 	char buf[PATH_MAX];
-	FILE *f;
-	int scope = 0;
+	const char *why;
 
 	(void)bindir;
 	if (!zpm_which("strace", buf, sizeof(buf)))
 		return "strace is not installed (Debian package strace)";
-	f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
-	if (f) {
-		if (fscanf(f, "%d", &scope) != 1)
-			scope = 0;
-		fclose(f);
-	}
-	if (scope == 3)
-		return "kernel.yama.ptrace_scope=3 forbids ptrace";
+	if ((why = zpm_ptrace_missing()))
+		return why;
 	if (v->seccomp && syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0,
 				  &(unsigned){ SECCOMP_RET_TRACE }))
 		return "the kernel has no seccomp SECCOMP_RET_TRACE";

@@ -29,21 +29,6 @@ struct zpoline_variant {
 
 #define LIBZPOLINE "../hookcore/libzpoline.so"
 
-static int has_cap_sys_rawio(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	unsigned long long eff = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
-			break;
-	fclose(f);
-	return !!(eff & (1ULL << 17)); /* CAP_SYS_RAWIO */
-}
-
 static const char *zpoline_supported(const struct zpm_mech *m,
 				     const char *bindir)
 {
@@ -63,7 +48,7 @@ static const char *zpoline_supported(const struct zpm_mech *m,
 			min_addr = -1;
 		fclose(f);
 	}
-	if (min_addr != 0 && !has_cap_sys_rawio())
+	if (min_addr != 0 && !zpm_cap_eff(17 /* CAP_SYS_RAWIO */))
 		return "cannot map VA 0: set vm.mmap_min_addr=0 or run with "
 		       "CAP_SYS_RAWIO";
 	/* turning dispatch off is a no-op that fails where SUD is missing */
