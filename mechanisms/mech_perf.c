@@ -334,6 +334,7 @@ const struct zpm_mech zpm_perf_trace = {
 	.hooks = ZPM_HOOK(ZPH_PASS) | ZPM_HOOK(ZPH_COUNT),
 	.hooks_why = "an observer: perf sees each call but cannot answer it",
 	.observer = 1,
+	.count_inexact = 1,
 	.sees = "every call of the tree the kernel runs (tracepoints): ld.so, "
 		"static binaries, threads, children",
 	.misses = "cannot change a call; under load its ring buffers can overflow "

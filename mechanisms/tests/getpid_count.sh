@@ -13,7 +13,7 @@ for m in $(supported); do
 	got=$(count_of 39 "$TMP/s.json")
 	# +1: the final syscall(SYS_getpid) of getpids (libc syscall()).
 	if [ "$m" = preload ]; then want=$((N + 1)); else want=$((N + RAW + 1)); fi
-	[ "$got" = "$want" ] || bad "$m count: getpid counted $got, want $want"
+	count_ok "$m" "$got" "$want" || bad "$m count: getpid counted $got, want $want"
 
 	if has_hook "$m" null; then
 		out=$("$RUN" --mech="$m" --hook=null -- "$GP" 10) || bad "$m null: exit $?"
