@@ -62,7 +62,11 @@ def draw(rs, fig):
     ax.set_title("Dynamic coverage after start-up (in brackets: % of the "
                  "program's calls in the start-up window)", fontsize=9)
     fig.subplots_adjust(top=0.9, bottom=0.28, left=0.16, right=0.92)
-    return "truth: the same run (covtrace) or separate ptrace runs (*)"
+    tools = [m for m in rs.tools() if m in mechs]
+    return ("truth: the same run (covtrace) or separate ptrace runs (*)"
+            + (f"; the tools ({', '.join(tools)}) see every call the kernel "
+               "runs from the exec on: static binaries and ld.so included"
+               if tools else ""))
 
 
 if __name__ == "__main__":
