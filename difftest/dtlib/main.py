@@ -15,8 +15,8 @@ from . import cases, proc, xfail
 SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SRCDIR, "scripts"))
-from benchlib.common import (Results, default_cpu, fmt_elapsed,  # noqa: E402
-                             list_mechanisms, machine_context)
+from benchlib.common import (BenchError, Results, default_cpu,  # noqa: E402
+                             fmt_elapsed, list_mechanisms, machine_context)
 
 # The in-process mechanisms, in the order they run; ptrace only with --full
 # (time budget: it is 5-25x slower on these programs).
@@ -167,8 +167,9 @@ def main(argv=None):
         sys.stdout.write(cases.sqlite_script(a.rows or 20000, a.emit_sql))
         return 0
     build = os.path.abspath(a.build)
-    runner, listed = list_mechanisms(build)
-    if runner is None:
+    try:
+        runner, listed = list_mechanisms(build)
+    except BenchError:
         print(f"difftest: {build}/mechanisms/zpbench-run is not built "
               "(run make, or --build DIR)", file=sys.stderr)
         return 2
