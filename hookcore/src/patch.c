@@ -4,9 +4,12 @@
  * raw system calls only, since a page of libc is briefly writable and not
  * executable, so nothing may call into libc while it is.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -62,6 +65,58 @@ static int catch_faults(int on)
 				0, 8, 0, 0);
 }
 
+/* Whether another thread of this process has a SIGSEGV pending that it
+ * has not taken yet (its status' SigPnd). */
+static int segv_pending_elsewhere(void)
+{
+	long self = zp_raw(SYS_gettid, 0, 0, 0);
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	char path[64], line[128];
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		long tid = atol(e->d_name);
+		FILE *f;
+
+		if (tid <= 0 || tid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "SigPnd:", 7)) {
+				found = (strtoull(line + 7, NULL, 16) >>
+					 (SIGSEGV - 1)) & 1;
+				break;
+			}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * A thread that ran into a run takes its SIGSEGV on the way back to user
+ * mode, and may be preempted right before: the delivery then finds the
+ * action of that later moment. Putting the previous action back (the
+ * default, at start-up) while such a fault is still pending killed the
+ * process (busy_thread, 2 runs in 40 under load). So the handler stays
+ * until no other thread has a SIGSEGV pending, for at most ~200 ms (a
+ * thread could keep a kill()ed SIGSEGV blocked). Everything is executable
+ * again by now, so libc may be used.
+ */
+static void drain_faults(void)
+{
+	for (int i = 0; i < 2000 && segv_pending_elsewhere(); i++) {
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 /*
  * Make each run of pages holding sites writable (not executable) while
  * patching it, then give it back its protection. Only raw system calls and
@@ -110,6 +165,7 @@ int zp_patch(const uintptr_t *site, size_t n, const size_t *owner,
 				  prot);
 		__atomic_store_n(&patch_hi, 0, __ATOMIC_RELEASE);
 	}
+	drain_faults();
 	catch_faults(0);
 	nruns = 0;
 	free(runs);
