@@ -295,7 +295,9 @@ HEAP_WHY = ("heap initialised by the mechanism's own constructor (its first "
             "malloc, before it was active): the program's first malloc no "
             "longer makes this call")
 
-def _reason(prog, family, nr, static):
+def _known_reason(prog, family, nr, static):
+    """Why nr is missed, from what both methods know: the program's hints,
+    a static binary under a preloaded mechanism, preload's design."""
     h = prog.hints.get(family, {})
     if nr in h:
         return h[nr]
@@ -306,9 +308,15 @@ def _reason(prog, family, nr, static):
         return h["*"]
     if family == "preload":
         return PRELOAD_WHY
-    if family in ("sud", "zpoline", "lazypoline") and nr in HEAP_INIT:
-        return HEAP_WHY
     return None
+
+
+def _reason(prog, family, nr, static):
+    r = _known_reason(prog, family, nr, static)
+    if r is None and family in ("sud", "zpoline", "lazypoline") and \
+            nr in HEAP_INIT:
+        r = HEAP_WHY
+    return r
 
 
 def coverage(prog, mech, truth, hooked, window, truth2=None):
@@ -423,16 +431,9 @@ def family_preloaded(family):
 
 
 def _same_run_reason(prog, family, nr, static, sites):
-    h = prog.hints.get(family, {})
-    if nr in h:
-        return h[nr]
-    if static and family_preloaded(family):
-        return ("statically linked: no dynamic loader, LD_PRELOAD is "
-                "ignored")
-    if "*" in h:
-        return h["*"]
-    if family == "preload":
-        return PRELOAD_WHY
+    r = _known_reason(prog, family, nr, static)
+    if r is not None:
+        return r
     if family == "lazypoline" and nr == 15:
         return LAZY_SIGRETURN_WHY
     for s in sites:
