@@ -170,6 +170,17 @@
 	RESTORE_xsave
 .endm
 
+/* The system call's argument registers from the struct zp_syscall at
+ * \base; rdi last, since \base may be rdi. */
+.macro LOAD_ARGS base
+	mov	SC_ARG1(\base), %rsi
+	mov	SC_ARG2(\base), %rdx
+	mov	SC_ARG3(\base), %r10
+	mov	SC_ARG4(\base), %r8
+	mov	SC_ARG5(\base), %r9
+	mov	SC_ARG0(\base), %rdi
+.endm
+
 /* ---- one stub per variant ----
  * Each variant also has a twin, \variant\()_nested, for a call of the
  * program made while the hook waits in the kernel for it (guard 3, see
@@ -251,12 +262,7 @@ zp_stub_\variant\suffix:
 	mov	%rax, SC_RET(%rsp)
 	RESTORE_\variant
 	mov	SC_RET(%rsp), %rax
-	mov	SC_ARG0(%rsp), %rdi
-	mov	SC_ARG1(%rsp), %rsi
-	mov	SC_ARG2(%rsp), %rdx
-	mov	SC_ARG3(%rsp), %r10
-	mov	SC_ARG4(%rsp), %r8
-	mov	SC_ARG5(%rsp), %r9
+	LOAD_ARGS %rsp
 	mov	SC_FLAGS(%rsp), %r11
 	shr	$8, %r11
 	jnz	1f
@@ -452,19 +458,14 @@ zp_bypass:
 	.hidden	zp_host_pass
 	.type	zp_host_pass, @function
 zp_host_pass:
-	testb	$1, SC_FLAGS(%rdi)	/* ZP_SC_STUB_RUNS: not ours to make */
+	testb	$SC_STUB_RUNS, SC_FLAGS(%rdi)	/* not ours to make */
 	jnz	1f
 	push	%rbx
 	push	%r12
 	movq	zp_guard@gottpoff(%rip), %rbx
 	mov	%fs:GUARD_FRAME(%rbx), %r12
 	mov	SC_NR(%rdi), %rax
-	mov	SC_ARG1(%rdi), %rsi
-	mov	SC_ARG2(%rdi), %rdx
-	mov	SC_ARG3(%rdi), %r10
-	mov	SC_ARG4(%rdi), %r8
-	mov	SC_ARG5(%rdi), %r9
-	mov	SC_ARG0(%rdi), %rdi
+	LOAD_ARGS %rdi
 	mov	$GUARD_IN_KERNEL, %ecx
 	cmpb	$0, zp_sud_on(%rip)
 	je	2f

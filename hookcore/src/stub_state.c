@@ -5,10 +5,24 @@
  * start-up (zpoline.c), lazy mode (lazy.c) and late rewriting (late.c) all
  * use it; none of them owns it.
  */
-#include "internal.h"
+#include <stddef.h>
 
-/* [0] re-entry guard, [1] lazy mode's selector, [8..15] the guard owner's
- * token slot (stub_defs.h) */
+#include "internal.h"
+#include "stub_defs.h"
+
+/* stub.S lays out struct zp_syscall by hand (stub_defs.h) */
+_Static_assert(offsetof(struct zp_syscall, nr) == SC_NR &&
+	       offsetof(struct zp_syscall, args) == SC_ARG0 &&
+	       offsetof(struct zp_syscall, args[5]) == SC_ARG5 &&
+	       offsetof(struct zp_syscall, site) == SC_SITE &&
+	       offsetof(struct zp_syscall, flags) == SC_FLAGS &&
+	       sizeof(struct zp_syscall) <= SC_RET &&
+	       SC_STUB_RUNS == ZP_SC_STUB_RUNS,
+	       "stub_defs.h disagrees with struct zp_syscall");
+
+/* [0] re-entry guard, [1] lazy mode's selector, [2] lazy mode's
+ * alternate-stack flag, [8..15] the guard owner's token slot
+ * (stub_defs.h) */
 __thread unsigned char zp_guard[GUARD_SIZE]
 	__attribute__((tls_model("initial-exec"), aligned(8)));
 __thread unsigned long zp_vfork_ret __attribute__((tls_model("initial-exec")));
