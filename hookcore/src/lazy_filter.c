@@ -23,28 +23,13 @@
 
 #include "internal.h"
 #include "stub_defs.h"
+#include "user_mem.h"
 
 #define KEEP_OPEN ((1ull << (SIGSYS - 1)) | (1ull << (SIGSEGV - 1)))
 
 static zp_hook_fn inner;
 
 struct zp_kact zp_lazy_app_act[2];
-
-/* Whether 8 bytes at p can be read: rt_sigprocmask with no valid `how`
- * copies the set in before it checks `how` (EFAULT first, else EINVAL).
- * A mask the program got wrong goes to the kernel untouched, which answers
- * EFAULT as it would have, instead of a fault in here. */
-static int readable(const void *p)
-{
-	return zp_syscall6(SYS_rt_sigprocmask, -1, (long)p, 0, 8, 0, 0) != -EFAULT;
-}
-
-/* Whether 8 bytes at p can be written: the same call, given no set, only
- * writes the current mask there. */
-static int writable(void *p)
-{
-	return zp_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)p, 8, 0, 0) != -EFAULT;
-}
 
 /* The program's rt_sigaction(SIGSYS or SIGSEGV, act, oldact): its own
  * action in and out, as the kernel would (size 8, EINVAL otherwise). */
@@ -61,8 +46,8 @@ static long app_sigaction(const struct zp_syscall *sc)
 		return ret;
 	if (sc->args[3] != 8)
 		return -EINVAL;
-	if (sc->args[1] && (!readable((const void *)sc->args[1]) ||
-			    !readable((const char *)sc->args[1] + 24)))
+	if (sc->args[1] && !zp_readable_n((const void *)sc->args[1],
+					  sizeof(struct zp_kact)))
 		return -EFAULT;
 	if (sc->args[1]) {
 		const struct zp_kact *a = (const struct zp_kact *)sc->args[1];
@@ -72,8 +57,7 @@ static long app_sigaction(const struct zp_syscall *sc)
 		mine->mask = a->mask & ~(1ull << (SIGSYS - 1));
 	}
 	if (sc->args[2]) {
-		if (!writable((void *)sc->args[2]) ||
-		    !writable((char *)sc->args[2] + 24))
+		if (!zp_writable_n((void *)sc->args[2], sizeof(struct zp_kact)))
 			return -EFAULT; /* the kernel too changes the action first */
 		*(struct zp_kact *)sc->args[2] = was;
 	}
@@ -100,13 +84,13 @@ static long filtered_wait(const struct zp_syscall *sc, int arg)
 	struct { const uint64_t *mask; unsigned long size; } pair;
 
 	if (sc->nr == SYS_pselect6 && mask) {
-		if (!readable(mask) || !readable((const char *)mask + 8))
+		if (!zp_readable_n(mask, sizeof(pair)))
 			return inner(sc);
 		pair.mask = ((const uint64_t *const *)mask)[0];
 		pair.size = ((const unsigned long *)mask)[1];
 		mask = pair.mask;
 	}
-	if (!mask || !readable(mask) || !(*mask & KEEP_OPEN))
+	if (!mask || !zp_readable(mask) || !(*mask & KEEP_OPEN))
 		return inner(sc);
 	set = *mask & ~KEEP_OPEN;
 	if (sc->nr == SYS_pselect6) {
@@ -125,7 +109,7 @@ static long altstack(const struct zp_syscall *sc)
 	const stack_t *ss = (const stack_t *)sc->args[0];
 	long ret = inner(sc);
 
-	if (!ret && ss && readable(&ss->ss_flags))
+	if (!ret && ss && zp_readable(&ss->ss_flags))
 		zp_guard[GUARD_ALTSTACK] = !(ss->ss_flags & SS_DISABLE);
 	return ret;
 }
@@ -142,9 +126,9 @@ static long filtered_mask(const struct zp_syscall *sc)
 	    (sc->args[0] == SIGSYS || sc->args[0] == SIGSEGV))
 		return app_sigaction(sc);
 	if (!sc->args[1] || (sc->flags & ZP_SC_STUB_RUNS) ||
-	    !readable((const void *)sc->args[1]) ||
-	    (sc->nr == SYS_rt_sigaction &&
-	     !readable((const char *)sc->args[1] + 24)))
+	    !zp_readable_n((const void *)sc->args[1],
+			   sc->nr == SYS_rt_sigaction ? sizeof(struct zp_kact)
+						      : sizeof(uint64_t)))
 		return inner(sc);
 	if (sc->nr == SYS_rt_sigprocmask) {
 		set = *(const uint64_t *)sc->args[1] & ~KEEP_OPEN;

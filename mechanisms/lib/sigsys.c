@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 
 #include "sigsys.h"
+#include "../../hookcore/src/user_mem.h" /* zp_readable(), ... */
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59
@@ -63,36 +64,6 @@ static long sys(long nr, long a0, long a1, long a2, long a3, long a4)
 	return zp_syscall6(nr, a0, a1, a2, a3, a4, 0);
 }
 
-/*
- * Whether the program's pointer can be read or written (8 bytes at p). The
- * handler reads and rewrites the arguments of the signal calls; a pointer
- * the program got wrong must get EFAULT, as from the kernel, and not a
- * fault in here. rt_sigprocmask copies its set in before it checks `how`
- * (an invalid `how` then says EINVAL, a bad set EFAULT); given no set, it
- * only writes the old mask to oldset.
- */
-static int readable(const void *p)
-{
-	return sys(SYS_rt_sigprocmask, -1, (long)p, 0, 8, 0) != -EFAULT;
-}
-
-static int writable(void *p)
-{
-	return sys(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)p, 8, 0) != -EFAULT;
-}
-
-/* a struct of n >= 8 bytes: its first and last words (it spans two pages
- * at most) */
-static int readable_n(const void *p, size_t n)
-{
-	return readable(p) && readable((const char *)p + n - 8);
-}
-
-static int writable_n(void *p, size_t n)
-{
-	return writable(p) && writable((char *)p + n - 8);
-}
-
 long zpm_sud_arm(void)
 {
 	return sys(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
@@ -129,7 +100,7 @@ static long emulate_sigprocmask(ucontext_t *uc, const struct zp_syscall *sc)
 	if (sc->args[3] != 8)
 		return -EINVAL;
 	if (nset) {
-		if (!readable(nset))
+		if (!zp_readable(nset))
 			return -EFAULT;
 		set = *nset; /* read before oset is written: they may alias */
 		if (sc->args[0] != SIG_BLOCK && sc->args[0] != SIG_UNBLOCK &&
@@ -144,7 +115,7 @@ static long emulate_sigprocmask(ucontext_t *uc, const struct zp_syscall *sc)
 		*cur &= ~UNBLOCKABLE;
 	}
 	if (oset) {
-		if (!writable(oset))
+		if (!zp_writable(oset))
 			return -EFAULT;
 		*oset = old;
 	}
@@ -172,18 +143,18 @@ static long do_sigaction(struct zp_syscall *sc)
 		if (sc->args[3] != 8)
 			return -EINVAL;
 		if (act) {
-			if (!readable_n(act, sizeof(*act)))
+			if (!zp_readable_n(act, sizeof(*act)))
 				return -EFAULT;
 			app_sigsys = *act;
 		}
 		if (oact) {
-			if (!writable_n(oact, sizeof(*oact)))
+			if (!zp_writable_n(oact, sizeof(*oact)))
 				return -EFAULT; /* the kernel too changes it first */
 			*oact = was;
 		}
 		return 0;
 	}
-	if (act && readable_n(act, sizeof(*act))) { /* else: kernel's EFAULT */
+	if (act && zp_readable_n(act, sizeof(*act))) { /* else: kernel's EFAULT */
 		copy = *act;
 		copy.mask &= ~SIGSYS_BIT;
 		sc->args[1] = (long)&copy;
@@ -199,14 +170,14 @@ static long masked_wait(struct zp_syscall *sc, int arg)
 
 	if (sc->nr == SYS_pselect6) {
 		ps = (void *)sc->args[5];
-		if (ps && readable_n(ps, sizeof(*ps)) && ps->set &&
-		    readable(ps->set)) {
+		if (ps && zp_readable_n(ps, sizeof(*ps)) && ps->set &&
+		    zp_readable(ps->set)) {
 			copy = *ps->set & ~SIGSYS_BIT;
 			pscopy.set = &copy;
 			pscopy.len = ps->len;
 			sc->args[5] = (long)&pscopy;
 		}
-	} else if (sc->args[arg] && readable((const void *)sc->args[arg])) {
+	} else if (sc->args[arg] && zp_readable((const void *)sc->args[arg])) {
 		copy = *(const unsigned long *)sc->args[arg] & ~SIGSYS_BIT;
 		sc->args[arg] = (long)&copy;
 	}
@@ -491,7 +462,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 
 		if (!ca || sc.args[1] < 64 /* CLONE_ARGS_SIZE_VER0 */ ||
 		    sc.args[1] > (long)sizeof(slots[0].args) ||
-		    !readable_n(ca, (size_t)sc.args[1])) {
+		    !zp_readable_n(ca, (size_t)sc.args[1])) {
 			ret = zph_run(hook_kind, &sc, NULL); /* kernel says why */
 			break;
 		}
