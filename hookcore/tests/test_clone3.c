@@ -66,6 +66,8 @@ static void report(const char *what, long r)
 	printf("%s: %s\n", what, r < 0 ? strerror((int)-r) : "0 (child?)");
 }
 
+#define BIG_STACK (64 * 1024)
+
 static int child(void)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -73,10 +75,12 @@ static int child(void)
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *gone = mmap(NULL, page, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *big = mmap(NULL, BIG_STACK, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t small[16 + 64];
 	struct clone_args *edge, ok = { .exit_signal = SIGCHLD };
 
-	if (two == MAP_FAILED || gone == MAP_FAILED ||
+	if (two == MAP_FAILED || gone == MAP_FAILED || big == MAP_FAILED ||
 	    mprotect(two + page, page, PROT_NONE) || munmap(gone, page))
 		return 2;
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -110,9 +114,13 @@ static int child(void)
 	report("clone3(stack in PROT_NONE)",
 	       clone_exit42(SYS_clone3, (long)&ok, sizeof(ok)));
 
-	/* and a good one, with its stack in the writable page */
-	ok.stack = (uint64_t)(uintptr_t)two;
-	ok.stack_size = (uint64_t)page;
+	/* and a good one. Not the one writable page of `two`: under lazy
+	 * mode the child's first call from the exit site is a SIGSYS whose
+	 * frame (AT_MINSIGSTKSZ: 3.6 KiB with AVX-512 state) and handler
+	 * need more than 4 KiB - a limit of lazy mode the README states,
+	 * not what this test is about. */
+	ok.stack = (uint64_t)(uintptr_t)big;
+	ok.stack_size = (uint64_t)BIG_STACK;
 	report("clone3(good stack)",
 	       clone_exit42(SYS_clone3, (long)&ok, sizeof(ok)));
 	printf("done\n");
