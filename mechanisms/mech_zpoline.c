@@ -123,3 +123,8 @@ ZPOLINE_MECH(zpm_lazypoline, "lazypoline",
 	     "libzpoline in lazy mode: SUD traps each site once, rewrites it, "
 	     "then it runs at zpoline speed (ZPOLINE_LAZY=1)",
 	     "ZPOLINE_LAZY=1", 1, ZP_SAVE_AUTO, NULL);
+ZPOLINE_MECH(zpm_lazypoline_settle, "lazypoline-settle",
+	     "libzpoline rewriting eagerly, with SUD armed only while new "
+	     "code may run: on after the program maps code, off once a sweep "
+	     "has settled it (ZPOLINE_LAZY=settle)",
+	     "ZPOLINE_LAZY=settle", 1, ZP_SAVE_AUTO, NULL);

@@ -156,6 +156,9 @@ struct zp_range {
 int zp_exec_mappings(struct zp_range **out, size_t *n);
 /* Marks every current mapping as dealt with (after the hook is loaded). */
 int zp_rewrite_mark_known(void);
+/* Code at [lo, hi) may have changed (mprotect, mmap over it): the mappings
+ * there are new to the next zp_rewrite_all. */
+void zp_rewrite_forget(uintptr_t lo, uintptr_t hi);
 
 /* x86len.c: the length of the instruction at p (at most max bytes), for
  * the common integer encodings; 0 for anything else (ask Zydis). *site:
@@ -189,8 +192,31 @@ int zp_vdso_hook(unsigned *hooked);
  * of the program's (stub.S). */
 ZP_HIDDEN extern uintptr_t zp_vdso_lo, zp_vdso_len;
 
-/* lazy.c: Syscall User Dispatch + rewrite on first use (ZPOLINE_LAZY=1) */
-int zp_lazy_start(void);
+/* lazy.c: Syscall User Dispatch + rewrite on first use (ZPOLINE_LAZY=1);
+ * armed = 0 installs everything but leaves this thread without dispatch
+ * (ZPOLINE_LAZY=settle starts settled). */
+int zp_lazy_start(int armed);
+/* The one patcher lock (also the settle state's), and how many sites lazy
+ * mode has rewritten on first use so far. */
+void zp_lazy_lock(void);
+void zp_lazy_unlock(void);
+unsigned long zp_lazy_caught(void);
+/* Read by zp_sud_rearm (stub.S): children arm dispatch while set; the
+ * exempt range (libzpoline's text). */
+ZP_HIDDEN extern unsigned char zp_sud_on;
+ZP_HIDDEN extern unsigned long zp_sud_start, zp_sud_len;
+/* settle.c: ZPOLINE_LAZY=settle. enable: the eager rewriter's options for
+ * the sweeps, ZPOLINE_SETTLE (NULL: default; -EINVAL if not a positive
+ * number) and the candidates start-up left unproven (any: dispatch stays
+ * on, settled() says 0). tick: at every hooked call; mapped: after a call
+ * that may have mapped code, with its result. */
+ZP_HIDDEN extern int zp_settle_on;
+int zp_settle_enable(const struct zp_rewrite_opts *o, const char *after,
+		     unsigned unproven);
+int zp_settle_settled(void);
+void zp_settle_tick(void);
+void zp_settle_mapped(const struct zp_syscall *sc, long ret);
+void zp_settle_report(int pid);
 /* Around loading the hook library: what it maps is its namespace, whose
  * code lazy mode must never rewrite. */
 void zp_hookns_begin(void);

@@ -48,7 +48,6 @@ void zp_sud_rearm(void); /* stub.S */
 
 #define MAX_PAGES 4096
 
-/* read by zp_sud_rearm in stub.S */
 unsigned char zp_sud_on;
 unsigned long zp_sud_start, zp_sud_len;
 
@@ -74,6 +73,21 @@ static void unlock(void)
 	if (--lock_depth)
 		return;
 	__atomic_store_n(&patch_lock, 0, __ATOMIC_RELEASE);
+}
+
+void zp_lazy_lock(void)
+{
+	lock();
+}
+
+void zp_lazy_unlock(void)
+{
+	unlock();
+}
+
+unsigned long zp_lazy_caught(void)
+{
+	return __atomic_load_n(&lazy_sites, __ATOMIC_RELAXED);
 }
 
 /*
@@ -409,7 +423,7 @@ void zp_lazy_fork_child(void)
 	zp_sud_rearm();
 }
 
-int zp_lazy_start(void)
+int zp_lazy_start(int armed)
 {
 	int err;
 
@@ -428,6 +442,8 @@ int zp_lazy_start(void)
 		return -ENOMEM;
 	zp_guard[0] = 0;
 	zp_guard[1] = 1; /* block */
+	if (!armed)
+		return 0;
 	err = (int)zp_syscall6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH,
 			       PR_SYS_DISPATCH_ON, (long)zp_sud_start,
 			       (long)zp_sud_len, (long)&zp_guard[1], 0);
@@ -451,4 +467,6 @@ __attribute__((destructor)) static void lazy_fini(void)
 			"first use, %lu calls run from the SIGSYS handler, %lu "
 			"faults waited out a patch\n",
 			(int)zp_raw(SYS_getpid, 0, 0, 0), sites, emulated, waits);
+	if (zp_verbose)
+		zp_settle_report((int)zp_raw(SYS_getpid, 0, 0, 0));
 }

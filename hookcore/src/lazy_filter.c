@@ -145,6 +145,8 @@ static long filtered(const struct zp_syscall *sc)
 {
 	long ret;
 
+	if (zp_settle_on)
+		zp_settle_tick();
 	switch (sc->nr) {
 	case SYS_rt_sigprocmask:
 	case SYS_rt_sigaction:
@@ -171,6 +173,16 @@ static long filtered(const struct zp_syscall *sc)
 		ret = inner(sc);
 		if (ret == 0 && !(sc->flags & ZP_SC_STUB_RUNS))
 			zp_lazy_fork_child();
+		return ret;
+	case SYS_mmap:
+	case SYS_mprotect:
+	case SYS_pkey_mprotect:
+	case SYS_mremap:
+	case SYS_shmat:
+		/* new code: ZPOLINE_LAZY=settle arms dispatch again */
+		ret = inner(sc);
+		if (zp_settle_on)
+			zp_settle_mapped(sc, ret);
 		return ret;
 	default:
 		return inner(sc);

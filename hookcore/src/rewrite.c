@@ -181,7 +181,7 @@ static int excluded(const struct zp_mapping *m, const char *self,
  */
 #define MAX_KNOWN 1024
 static struct {
-	uintptr_t start;
+	uintptr_t start, end;
 	unsigned long inode;
 } known[MAX_KNOWN];
 static unsigned nknown;
@@ -198,9 +198,19 @@ static void remember(const struct zp_mapping *m)
 {
 	if (nknown < MAX_KNOWN && !is_known(m)) {
 		known[nknown].start = m->start;
+		known[nknown].end = m->end;
 		known[nknown].inode = m->inode;
 		nknown++;
 	}
+}
+
+void zp_rewrite_forget(uintptr_t lo, uintptr_t hi)
+{
+	for (unsigned i = 0; i < nknown;)
+		if (known[i].start < hi && known[i].end > lo)
+			known[i] = known[--nknown];
+		else
+			i++;
 }
 
 int zp_exec_mappings(struct zp_range **out, size_t *n)

@@ -22,6 +22,8 @@
 
 /* ---- configuration ---- */
 
+enum { LAZY_OFF, LAZY_ON, LAZY_SETTLE }; /* ZPOLINE_LAZY=0, 1, settle */
+
 struct config {
 	enum zp_sled sled;
 	enum zp_save save;
@@ -152,6 +154,14 @@ static void rewrite(const struct config *c, struct zp_rewrite_stats *st)
 		die("rewriting the code failed: %s", strerror(-err));
 	if (c->late)
 		zp_late_enable(&o);
+	if (c->lazy == LAZY_SETTLE) {
+		err = zp_settle_enable(&o, zp_env("ZPOLINE_SETTLE"), st->unproven);
+		if (err == -EINVAL)
+			die("ZPOLINE_SETTLE='%s' is not a positive number of calls",
+			    zp_env("ZPOLINE_SETTLE"));
+		if (err < 0)
+			die("ZPOLINE_LAZY=settle: %s", strerror(-err));
+	}
 }
 
 /* Loads the hook library; returns its zpoline_hook_flags (0 if none). The
@@ -218,7 +228,8 @@ __attribute__((constructor)) static void zpoline_init(void)
 		.sweep = pick("ZPOLINE_REWRITE",
 			      (const char *const[]){ "fast", "sweep" }, 2, 0),
 		.vdso = pick("ZPOLINE_VDSO", (const char *const[]){ "0", "1" }, 2, 0),
-		.lazy = pick("ZPOLINE_LAZY", (const char *const[]){ "0", "1" }, 2, 0),
+		.lazy = pick("ZPOLINE_LAZY",
+			     (const char *const[]){ "0", "1", "settle" }, 3, 0),
 		.late = pick("ZPOLINE_DLOPEN", (const char *const[]){ "0", "1" }, 2, 0),
 		.unproven_lazy = pick("ZPOLINE_UNPROVEN",
 				      (const char *const[]){ "skip", "lazy" }, 2, 0),
@@ -238,7 +249,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 
 	setup_trampoline(&c, &save);
 	t1 = zp_now_ms();
-	if (c.lazy) {
+	if (c.lazy == LAZY_ON) {
 		memset(&st, 0, sizeof(st)); /* sites are rewritten on first use */
 	} else {
 		rewrite(&c, &st);
@@ -246,8 +257,8 @@ __attribute__((constructor)) static void zpoline_init(void)
 		 * (prove.c). Asked to, lazy mode catches those the CPU does
 		 * execute as system calls, and patches them then. (Always: a
 		 * mapping from the site cache does not say it had some.) */
-		if (c.unproven_lazy)
-			c.lazy = 1;
+		if (c.unproven_lazy && !c.lazy)
+			c.lazy = LAZY_ON;
 	}
 	if (c.vdso) {
 		unsigned n;
@@ -283,15 +294,17 @@ __attribute__((constructor)) static void zpoline_init(void)
 			      ? ", control registers reloaded"
 			      : ", control registers compared";
 	/* what the hook's namespace mapped must never be rewritten later */
-	if (c.late && zp_rewrite_mark_known())
+	if ((c.late || c.lazy == LAZY_SETTLE) && zp_rewrite_mark_known())
 		die("cannot read /proc/self/maps");
 	if (c.lazy)
 		hook = zp_lazy_filter(hook);
 	__atomic_store_n(&zp_active_hook, hook, __ATOMIC_RELEASE);
 	if (c.lazy) {
-		int err = zp_lazy_start();
+		/* settle mode starts settled, unless the start-up rewrite
+		 * left candidates only dispatch can catch */
+		int err = zp_lazy_start(c.lazy == LAZY_ON || !zp_settle_settled());
 		if (err)
-			die("ZPOLINE_LAZY=1: cannot enable Syscall User Dispatch: "
+			die("ZPOLINE_LAZY: cannot enable Syscall User Dispatch: "
 			    "%s (needs Linux >= 5.11)", strerror(-err));
 	}
 	zp_verbose = c.verbose;
