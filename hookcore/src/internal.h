@@ -211,6 +211,20 @@ ZP_HIDDEN extern unsigned long zp_sud_start, zp_sud_len;
  * on, settled() says 0). tick: at every hooked call; mapped: after a call
  * that may have mapped code, with its result. */
 ZP_HIDDEN extern int zp_settle_on;
+ZP_HIDDEN extern unsigned long zp_code_epoch;
+ZP_HIDDEN extern __thread int zp_settle_armed
+	__attribute__((tls_model("initial-exec")));
+ZP_HIDDEN extern __thread unsigned long zp_settle_seen
+	__attribute__((tls_model("initial-exec")));
+/* Whether this call must go through zp_settle_tick: the thread is armed
+ * (it counts quiet calls) or code appeared since it settled. Always 0
+ * without settle mode (nothing moves the epoch or arms), so the hot path
+ * of a settled thread is three loads and no call. */
+static inline int zp_settle_due(void)
+{
+	return zp_settle_armed |
+	       (zp_settle_seen != __atomic_load_n(&zp_code_epoch, __ATOMIC_ACQUIRE));
+}
 int zp_settle_enable(const struct zp_rewrite_opts *o, const char *after,
 		     unsigned unproven);
 int zp_settle_settled(void);

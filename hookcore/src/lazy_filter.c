@@ -141,12 +141,23 @@ static long filtered_mask(const struct zp_syscall *sc)
 	return inner(&c);
 }
 
-static long filtered(const struct zp_syscall *sc)
+/* The numbers special() handles, as a bitmap (zp_lazy_filter). */
+static uint64_t special_nrs[8];
+static const long special_list[] = {
+	SYS_rt_sigprocmask, SYS_rt_sigaction, SYS_rt_sigsuspend, SYS_ppoll,
+	SYS_epoll_pwait,
+#ifdef SYS_epoll_pwait2
+	SYS_epoll_pwait2,
+#endif
+	SYS_pselect6, SYS_sigaltstack, SYS_fork, SYS_clone, SYS_clone3,
+	SYS_mmap, SYS_mprotect, SYS_pkey_mprotect, SYS_mremap, SYS_shmat,
+};
+
+/* out of line: its frame would otherwise be built on every call */
+__attribute__((noinline)) static long special(const struct zp_syscall *sc)
 {
 	long ret;
 
-	if (zp_settle_on)
-		zp_settle_tick();
 	switch (sc->nr) {
 	case SYS_rt_sigprocmask:
 	case SYS_rt_sigaction:
@@ -184,13 +195,28 @@ static long filtered(const struct zp_syscall *sc)
 		if (zp_settle_on)
 			zp_settle_mapped(sc, ret);
 		return ret;
-	default:
+	default: /* not in special_list */
 		return inner(sc);
 	}
+}
+
+/* Every call of the program: most go straight to the hook, with no
+ * frame of our own (a tail call) - the lazy modes' hot path. */
+static long filtered(const struct zp_syscall *sc)
+{
+	unsigned long nr = (unsigned long)sc->nr;
+
+	if (__builtin_expect(zp_settle_due(), 0))
+		zp_settle_tick();
+	if (nr < 512 && (special_nrs[nr >> 6] >> (nr & 63) & 1))
+		return special(sc);
+	return inner(sc);
 }
 
 zp_hook_fn zp_lazy_filter(zp_hook_fn hook)
 {
 	inner = hook;
+	for (size_t i = 0; i < sizeof(special_list) / sizeof(special_list[0]); i++)
+		special_nrs[special_list[i] >> 6] |= 1ull << (special_list[i] & 63);
 	return filtered;
 }

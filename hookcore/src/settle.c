@@ -55,15 +55,18 @@ static uint64_t xmask;
 static uint8_t *xarea; /* 64-aligned, for the sweep's xsave */
 static size_t xsize;
 
-static unsigned long code_epoch, swept_epoch; /* under the patch lock */
+unsigned long zp_code_epoch;	/* written under the patch lock */
+static unsigned long swepzp_settle_seen; /* under the patch lock */
 static int pinned;				/* never settle again */
 static unsigned long settles, sweeps;
 
-/* This thread: whether it has dispatch on (as far as it knows: see arm()),
- * the code epoch it last settled at, the catches it last saw, and the
- * hooked calls since. */
-static __thread int t_armed __attribute__((tls_model("initial-exec")));
-static __thread unsigned long t_epoch, t_caught, t_quiet
+/* This thread: whether it has dispatch on (as far as it knows: see arm())
+ * and the code epoch it last settled at (internal.h: zp_settle_due() reads
+ * both on every hooked call), the catches it last saw, and the hooked calls
+ * since. */
+__thread int zp_settle_armed __attribute__((tls_model("initial-exec")));
+__thread unsigned long zp_settle_seen __attribute__((tls_model("initial-exec")));
+static __thread unsigned long t_caught, t_quiet
 	__attribute__((tls_model("initial-exec")));
 
 int zp_settle_enable(const struct zp_rewrite_opts *o, const char *after,
@@ -112,7 +115,7 @@ static void arm(void)
 	if (!zp_syscall6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH,
 			 PR_SYS_DISPATCH_ON, (long)zp_sud_start,
 			 (long)zp_sud_len, (long)&zp_guard[1], 0))
-		t_armed = 1;
+		zp_settle_armed = 1;
 	t_quiet = 0;
 }
 
@@ -120,8 +123,8 @@ static void disarm(unsigned long epoch)
 {
 	if (!zp_syscall6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH,
 			 PR_SYS_DISPATCH_OFF, 0, 0, 0, 0)) {
-		t_armed = 0;
-		t_epoch = epoch;
+		zp_settle_armed = 0;
+		zp_settle_seen = epoch;
 		__atomic_fetch_add(&settles, 1, __ATOMIC_RELAXED);
 	}
 }
@@ -164,25 +167,26 @@ static void try_settle(void)
 	unsigned long e;
 
 	zp_lazy_lock();
-	e = code_epoch;
-	if (!pinned && swept_epoch != e) {
+	e = zp_code_epoch;
+	if (!pinned && swepzp_settle_seen != e) {
 		if (sweep())
-			swept_epoch = e;
+			swepzp_settle_seen = e;
 		else
 			pinned = 1;
 	}
-	if (!pinned && swept_epoch == e) {
+	if (!pinned && swepzp_settle_seen == e) {
 		zp_sud_on = 0; /* new threads start settled */
 		disarm(e);
 	}
 	zp_lazy_unlock();
 }
 
-/* At every hooked call (lazy_filter.c), before the hook. */
+/* At a hooked call (lazy_filter.c) of an armed thread, or of a disarmed
+ * one whose code epoch is behind (zp_settle_due). */
 void zp_settle_tick(void)
 {
-	if (!t_armed) {
-		if (t_epoch != __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE))
+	if (!zp_settle_armed) {
+		if (zp_settle_seen != __atomic_load_n(&zp_code_epoch, __ATOMIC_ACQUIRE))
 			arm();
 		return;
 	}
@@ -240,7 +244,7 @@ void zp_settle_mapped(const struct zp_syscall *sc, long ret)
 	/* a mapping the rewriter knew may hold new code now (a JIT's
 	 * mprotect back to executable keeps the mapping's start) */
 	zp_rewrite_forget(lo, lo + len);
-	code_epoch++;
+	zp_code_epoch++;
 	zp_sud_on = 1; /* new threads start armed */
 	zp_lazy_unlock();
 	arm();
@@ -250,7 +254,7 @@ void zp_settle_report(int pid)
 {
 	if (zp_settle_on)
 		fprintf(stderr, "zpoline: pid %d: settle: %lu code epochs, %lu sweeps, "
-		       "%lu thread disarms%s\n", pid, code_epoch, sweeps, settles,
+		       "%lu thread disarms%s\n", pid, zp_code_epoch, sweeps, settles,
 		       pinned ? ", pinned armed (mutable code or unproven "
 				"candidates)" : "");
 }
