@@ -13,12 +13,12 @@
    are hooked (its wrapped function), none of the raw getppid.
 2. (issue 14 §6) tt-tree (threads, signals, fork + exec, vfork + exec,
    posix_spawn, fork + _exit) under zpoline, lazypoline and
-   lazypoline-settle: the count
-   records of the whole process tree add up, per number, exactly to what
-   the observer saw the mechanism execute for the program (its machinery
-   and the start-up window left out), and bypasses to the bypass path's
-   calls; then per process image, which fails if a record is missing,
-   double-counted or carries another process's calls.
+   lazypoline-settle: the count records of the whole process tree add up,
+   per number, exactly to what the observer saw the mechanism execute for
+   the program (its machinery and the start-up window left out), and
+   bypasses to the bypass path's calls; then per process image, which
+   fails if a record is missing, double-counted or carries another
+   process's calls.
 
 Known defects of hookcore are listed in XFAIL (printed at every run): such
 a check must fail, and the test errors if it passes unexpectedly.
