@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Compares 2+ results sets (e.g. two kernels, two machines) side by side:
 
@@ -26,11 +25,10 @@ import sqlite3
 import statistics
 import sys
 
-sys.dont_write_bytecode = True
-SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(SRCDIR, "plots"))
+from . import results as Z
+from .fmt import fmt_ns
 
-import zpresults as Z  # noqa: E402
+SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 META = ["hostname", "cpu_model", "cpu_count", "kernel_release",
         "clocksource", "mmap_min_addr", "loadavg_start", "git_commit",
@@ -87,7 +85,7 @@ def table(sets, data):
             print()
         last = case
         a = "" if args == "{}" else args.replace('"', "").strip("{}")
-        cells = " ".join(f"{Z.fmt_ns(v):>9}" for v in m)
+        cells = " ".join(f"{fmt_ns(v):>9}" for v in m)
         ratios = " ".join(
             f"{(v / m[0]):>8.2f}" if v and m[0] else f"{'-':>8}"
             for v in m[1:])

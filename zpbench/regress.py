@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Regression gate for CI: compares two COMMITS ON THIS MACHINE IN THIS RUN.
 
@@ -56,19 +55,20 @@ import sys
 import tempfile
 import time
 
-sys.dont_write_bytecode = True
-SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(SRCDIR, "scripts"))
+from .bench import micro
+from .bench.common import StepFailed, run_child
+from .machine import default_cpu, machine_context
 
-from benchlib.common import (StepFailed, default_cpu,  # noqa: E402
-                             machine_context, run_child)
+SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 REF_FILE = os.path.join(SRCDIR, "results", "baseline", "ref")
 HISTORY = os.path.join(SRCDIR, "results", "history.sqlite")
 FORMAT = "zpbench-regress/2"
 
-# case -> (program, the numbers its null hook answers; as scripts/benchlib/micro.py)
-CASES = {"getpid-libc": ("mb-getpid-libc", "39"), "read": ("mb-read", "0")}
+# case -> (program, the numbers its null hook answers): the gate's two
+# cases, as the microbenchmark stage defines them
+CASES = {c: (micro.CASES[c].prog, micro.CASES[c].null_nrs)
+         for c in ("getpid-libc", "read")}
 CONFIGS = [("none", "none"), ("preload", "null"), ("preload", "pass"),
            ("zpoline", "null"), ("zpoline", "pass"), ("sud", "null"),
            ("seccomp", "null"), ("lazypoline", "null")]

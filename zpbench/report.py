@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """The report of one results set: Markdown and one self-contained HTML page
 (figures inlined as base64 PNG) with the machine metadata, a "paper vs
@@ -19,12 +18,9 @@ import os
 import statistics
 import sys
 
-sys.dont_write_bytecode = True
-SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(SRCDIR, "plots"))
-
-import figures  # noqa: E402
-import zpresults as Z  # noqa: E402
+from . import results as Z
+from .fmt import fmt_ns, fmt_ratio
+from .plots import figures
 
 EXHAUSTIVE = ["ptrace", "ptrace-seccomp", "seccomp", "sud"]
 
@@ -268,7 +264,7 @@ class Facts:
             return (f"raw getpid: not measured in this results set; "
                     f"{self.pti_word()} ({self.pti_ev}), {self.virt()}")
         r = self.raw / PAPER_RAW_NS
-        head = (f"raw getpid here {Z.fmt_ns(self.raw)} ns vs "
+        head = (f"raw getpid here {fmt_ns(self.raw)} ns vs "
                 f"{PAPER_RAW_NS} ns in the paper ({r:.1f}x)")
         dear, cheap = r > COMPARABLE, r < 1 / COMPARABLE
         if self.pti is True:
@@ -291,8 +287,8 @@ class Facts:
         sp = (self.raw_rec or {}).get("spread") or {}
         if not sp:
             return ""
-        return (f"; raw getpid varied {Z.fmt_ns(sp.get('min'))}-"
-                f"{Z.fmt_ns(sp.get('max'))} ns over "
+        return (f"; raw getpid varied {fmt_ns(sp.get('min'))}-"
+                f"{fmt_ns(sp.get('max'))} ns over "
                 f"{self.raw_rec.get('repetitions', '?')} repetitions, "
                 f"{self.load_clause()}")
 
@@ -305,7 +301,7 @@ class Facts:
             (same if equal else diff).append(
                 name if equal else f"{name} ({here} here, {there} there)")
 
-        cmp("plain getpid", f"{Z.fmt_ns(plain)} ns", f"{a['plain_ns']} ns",
+        cmp("plain getpid", f"{fmt_ns(plain)} ns", f"{a['plain_ns']} ns",
             1 / COMPARABLE <= plain / a["plain_ns"] <= COMPARABLE)
         if self.pti is None:
             diff.append("PTI (not recorded here; on there)")
@@ -361,7 +357,7 @@ def paper_vs_here(doc, rs):
             f"{ci_of(rs, ('getpid', lo, 'null'), ('getpid', 'zpoline', 'null'), '{:.0f}')}"
             f" - {ex[hi] / zn:.0f}x ({hi})"
             f"{ci_of(rs, ('getpid', hi, 'null'), ('getpid', 'zpoline', 'null'), '{:.0f}')}; "
-            f"getpid null hook, zpoline {Z.fmt_ns(zn)} ns",
+            f"getpid null hook, zpoline {fmt_ns(zn)} ns",
             "ours isolates each mechanism's own round trip with the null "
             "hook: seccomp and SUD pay a signal delivery and sigreturn, "
             "ptrace two stops into the tracer, all kernel entries that "
@@ -371,13 +367,13 @@ def paper_vs_here(doc, rs):
     if zn and f.raw:
         zn_nop = med(rs, "getpid", "zpoline-nop", "null")
         sled = (f"; our default fast sled replaces the paper's 473-nop "
-                f"slide (nop sled here: {Z.fmt_ns(zn_nop)} ns)" if zn_nop else
+                f"slide (nop sled here: {fmt_ns(zn_nop)} ns)" if zn_nop else
                 "; our default fast sled replaces the paper's 473-nop "
                 "slide (nop sled: not measured in this set)")
         rows.append((
             "zpoline hook cost / kernel getpid (Table 1)",
             "41 ns / 74 ns = 0.55",
-            f"{Z.fmt_ns(zn)} ns / {Z.fmt_ns(f.raw)} ns = {zn / f.raw:.3f}"
+            f"{fmt_ns(zn)} ns / {fmt_ns(f.raw)} ns = {zn / f.raw:.3f}"
             f"{ci_of(rs, ('getpid', 'zpoline', 'null'), ('getpid', 'none', 'none'), '{:.3f}')}",
             f.kernel_entry() + sled + f.spread()))
     zn_nop = med(rs, "getpid", "zpoline-nop", "null")
@@ -385,7 +381,7 @@ def paper_vs_here(doc, rs):
         rows.append((
             "nop sled vs improved sled (getpid, hook cost)",
             "41 ns nop sled -> 10 ns with an eb 6a 90 fill",
-            f"{Z.fmt_ns(zn_nop)} ns nop sled -> {Z.fmt_ns(zn)} ns fast sled "
+            f"{fmt_ns(zn_nop)} ns nop sled -> {fmt_ns(zn)} ns fast sled "
             f"({zn_nop / zn:.1f}x"
             f"{ci_of(rs, ('getpid', 'zpoline-nop', 'null'), ('getpid', 'zpoline', 'null'), '{:.1f}')})",
             "same idea: skip the long nop slide; see figure 3 for the cost "
@@ -417,7 +413,7 @@ def paper_vs_here(doc, rs):
             rows.append((
                 f"getpid with the real call, {m} / zpoline",
                 f"{cyc / 1459:.1f}x ({cyc} / 1459 cycles, {paper_cpu})",
-                f"{v / zp:.1f}x ({Z.fmt_ns(v)} / {Z.fmt_ns(zp)} ns)"
+                f"{v / zp:.1f}x ({fmt_ns(v)} / {fmt_ns(zp)} ns)"
                 f"{ci_of(rs, ('getpid', m, 'pass'), ('getpid', 'zpoline', 'pass'), '{:.1f}')}",
                 f"{why}; paper: {paper_cpu}, here: {f.cpu}, Linux {f.kernel}"))
     b = med(rs, "getpid-libc", "none", "none")
@@ -543,15 +539,15 @@ def micro_tables(doc, rs):
             if iqr_rel is None and sp.get("iqr") is not None and r["median"]:
                 iqr_rel = sp["iqr"] / r["median"]
             rows.append((r["mechanism"], r["hook"],
-                         Z.fmt_ns(r["median"]) + (
-                             f" [{Z.fmt_ns(mci['lo'])}-{Z.fmt_ns(mci['hi'])}]"
+                         fmt_ns(r["median"]) + (
+                             f" [{fmt_ns(mci['lo'])}-{fmt_ns(mci['hi'])}]"
                              if mci else ""),
-                         f"{Z.fmt_ns(sp.get('min'))}-{Z.fmt_ns(sp.get('max'))}",
-                         Z.fmt_ns(sp.get("iqr")),
+                         f"{fmt_ns(sp.get('min'))}-{fmt_ns(sp.get('max'))}",
+                         fmt_ns(sp.get("iqr")),
                          f"{100 * iqr_rel:.0f} %" if iqr_rel is not None
                          else "-", r.get("repetitions", "-"),
                          f"{vs['overhead_ns']:+.0f}" if vs else "-",
-                         (Z.fmt_ratio(vs.get("ratio")) + (
+                         (fmt_ratio(vs.get("ratio")) + (
                              f" [{rci['lo']:.2f}-{rci['hi']:.2f}]" if rci
                              else "")) if vs else "-",
                          "not hooked" if seen is False else ""))
@@ -565,7 +561,7 @@ def micro_tables(doc, rs):
         rows = {}
         for r in sled:
             rows.setdefault((r["mechanism"], r["hook"]), {})[r["args"]["nr"]] = \
-                Z.fmt_ns(r["median"])
+                fmt_ns(r["median"])
         doc.table(["mechanism", "hook"] + [str(n) for n in nrs],
                   [(m, h) + tuple(v.get(n, "-") for n in nrs)
                    for (m, h), v in rows.items()])
@@ -616,7 +612,7 @@ def ptrace_section(doc, rs):
         t, pc = r["tracer"], r["tracer"]["per_call"]
         rows.append((r["case"], r["mechanism"], r["hook"],
                      t.get("tracer_cpu", "-"), r.get("cpu", "-"),
-                     Z.fmt_ns(r["median"]),
+                     fmt_ns(r["median"]),
                      f"{100 * r['iqr_rel']:.0f} %" if r.get("iqr_rel")
                      is not None else "-",
                      f"{pc['stops']:.2f}", f"{pc['ptrace_requests']:.2f}",
@@ -659,7 +655,7 @@ def tools_section(doc, rs):
           "like every mechanism (getpid through a raw `syscall`, the pass "
           "hook: the real call, median ns; null: the supervisor answers "
           "-ENOSYS itself). ×plain is the median over `none`'s "
-          f"({Z.fmt_ns(base) if base else '-'} ns here). The observers "
+          f"({fmt_ns(base) if base else '-'} ns here). The observers "
           "(perf trace, eBPF) cannot answer a call, so they have no null "
           "hook; they and strace see every call the kernel runs, the "
           "dynamic loader's and static binaries' included. Macro: redis "
@@ -676,13 +672,13 @@ def tools_section(doc, rs):
         pr = props.get(t, {})
         rows.append((
             t,
-            f"{Z.fmt_ns(p)} ns" if p else "-",
+            f"{fmt_ns(p)} ns" if p else "-",
             f"{p / base:.0f}x" if p and base else "-",
-            f"{Z.fmt_ns(n)} ns" if n else
+            f"{fmt_ns(n)} ns" if n else
             ("- (observer)" if pr.get("observer") else
              "- (no null hook)" if "null" not in (pr.get("hooks") or
                                                   ["null"]) else "-"),
-            f"{Z.fmt_ns(rd)} ns ({rd / rdn:.0f}x)" if rd and rdn else "-",
+            f"{fmt_ns(rd)} ns ({rd / rdn:.0f}x)" if rd and rdn else "-",
             " / ".join(f"{v - 100:+.0f} %" if v else "-" for v in
                        (redis.get(t), nginx.get(t))),
             pr.get("sees") or "-", pr.get("misses") or "-"))
@@ -721,7 +717,7 @@ def sud_armed_section(doc, rs):
         oc = vs.get("overhead_ci95")
         lv = (lazy or {}).get("vs_none") or {}
         zv = (zp or {}).get("vs_none") or {}
-        rows.append((r["case"], Z.fmt_ns(r["median"]),
+        rows.append((r["case"], fmt_ns(r["median"]),
                      (f"{vs['overhead_ns']:+.1f}" + (
                          f" [{oc['lo']:+.1f}-{oc['hi']:+.1f}]" if oc else ""))
                      if vs else "-",

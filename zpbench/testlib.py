@@ -1,19 +1,24 @@
 # SPDX-License-Identifier: MIT
-"""Shared by the plots tests and by scripts/tests (scripts/report, compare
-and regress are built on plots/, and their tests on its fixtures): paths,
-exit codes (0 pass, 1 fail, 77 skip), magic-byte checks."""
+"""What the Python tests of every component share (plots/tests,
+scripts/tests, coverage/tests, macrobench/tests, microbench/tests,
+usnet/tests): the source tree's paths and the fixture results sets, exit
+codes (0 pass, 1 fail, 77 skip: meson's SKIP), checks, magic bytes of the
+figure files, running a command."""
 
 import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PLOTS = os.path.dirname(HERE)
-SRCDIR = os.path.dirname(PLOTS)
-FIXTURE = os.path.join(HERE, "fixtures", "small")
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") \
-    else sys.executable
+from . import proc
+
+SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PLOTS = os.path.join(SRCDIR, "plots")
+# The fixture results sets the plots and scripts tests read
+# (plots/tests/mkfixture.py writes them)
+FIXTURES = os.path.join(PLOTS, "tests", "fixtures")
+FIXTURE = os.path.join(FIXTURES, "small")
 SKIP = 77
+PYTHON = proc.PYTHON  # the interpreter the tests start scripts with
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
 
@@ -44,3 +49,31 @@ def run(argv, env=None, timeout=110):
 def fail(msg):
     print(f"FAIL: {msg}")
     sys.exit(1)
+
+
+def skip(msg):
+    print(f"SKIP: {msg}")
+    sys.exit(SKIP)
+
+
+def check(cond, what):
+    """Fails the test at the first check that does not hold."""
+    if not cond:
+        fail(what)
+
+
+class Tally:
+    """Checks that all run: each prints "ok" or "FAIL" with what it
+    checked, and status() ends the test with the count of failures."""
+
+    def __init__(self):
+        self.failures = []
+
+    def check(self, cond, what):
+        print(("ok   " if cond else "FAIL ") + what, flush=True)
+        if not cond:
+            self.failures.append(what)
+
+    def status(self):
+        print(f"{len(self.failures)} failure(s)")
+        return 1 if self.failures else 0

@@ -10,9 +10,9 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import (FIXTURE, PLOTS, PYTHON, check_file, fail,  # noqa: E402
-                     run)
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import (FIXTURE, PLOTS, PYTHON, check_file,  # noqa: E402
+                             fail, run)
 
 FIGS = ["fig1-getpid", "fig2-io", "fig3-sled", "fig4-macro", "fig5-coverage",
         "fig6-startup"]

@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Runs the benchmark matrix (mechanism x hook x case) and writes one
 results file per run set under results/<date>-<host>/ (format:
 results/README.md), then prints the table: median ns/op, spread, overhead
 over `none` in ns and as a ratio.
 
-Stages run in order; each is a module in scripts/benchlib with
+Stages run in order; each is a module in zpbench/bench/ with
 plan(rs) -> (steps, skipped) and report(records). A step has a `label`,
 key() -> {stage, case, mechanism, hook} and run(rs) -> a one-line summary;
 it adds its records to rs.results itself.
@@ -22,15 +21,13 @@ import socket
 import sys
 import time
 
-sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from benchlib import macro, micro, startup, usnet  # noqa: E402
-from benchlib.common import (BenchError, Results, StepFailed,  # noqa: E402
-                             StepSkipped, _machine_probe, default_cpu,
-                             derived_mechanisms, fmt_elapsed,
-                             list_mechanisms, log, machine_context,
-                             machine_warnings, warn)
+from ..fmt import fmt_elapsed
+from ..machine import (default_cpu, machine_context, machine_probe,
+                       machine_warnings)
+from ..results import Results
+from . import macro, micro, startup, usnet
+from .common import BenchError, StepFailed, StepSkipped, log, warn
+from .mechs import derived_mechanisms, list_mechanisms
 
 STAGES = [micro, startup, macro, usnet]
 HOOKS = ["null", "pass", "count"]
@@ -39,7 +36,8 @@ HOOKS = ["null", "pass", "count"]
 # costs, and a steadier one (see results/README.md, "ptrace placement")
 DEFAULT_LEFT_OUT = {"zpoline-xsave", "zpoline-gpr", "zpoline-late",
                     "ptrace-xcpu", "ptrace-seccomp-xcpu"}
-SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 class RunSet:
@@ -153,7 +151,7 @@ def setup(args):
         raise BenchError(f"bench: CPU {rs.cpu} is not available; usable: "
                          f"{sorted(os.sched_getaffinity(0))}", 2)
     rs.runner, known = list_mechanisms(rs.build)
-    probe, _ = _machine_probe(rs.build)
+    probe, _ = machine_probe(rs.build)
     known = derived_mechanisms(known, rs.build, rs.cpu,
                                (probe or {}).get("sud"))
     names = [m.name for m in known]
@@ -188,7 +186,7 @@ def on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(argv):
+def run(argv):
     args = parse_args(argv)
     rs = setup(args)
     context = machine_context(rs.build, SRCDIR, rs.cpu)
@@ -291,10 +289,15 @@ def main(argv):
     return 1 if fails else 0
 
 
-if __name__ == "__main__":
+def main():
+    """scripts/bench: the exit status of a run of sys.argv."""
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        sys.exit(main(sys.argv[1:]))
+        return run(sys.argv[1:])
     except BenchError as e:
         warn(str(e))
-        sys.exit(e.code)
+        return e.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

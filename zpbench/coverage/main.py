@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Coverage harness: which fraction of system calls each mechanism hooks.
 
@@ -17,7 +16,7 @@ Writes results/<date>-<host>/coverage-<HHMMSS>.json (results/README.md,
 "Coverage records") and prints the static table and the program x mechanism
 matrix. Default: a quick set (the torture programs and a few real ones);
 --full: the whole corpus (perl, git, sqlite3, redis, nginx too).
-The harness lives in coverage/harness/; the build directory is $BUILD
+The harness lives in zpbench/coverage/; the build directory is $BUILD
 (default build/).
 """
 
@@ -27,18 +26,17 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import time
 
-sys.dont_write_bytecode = True
-SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(SRCDIR, "scripts"))
-sys.path.insert(0, os.path.join(SRCDIR, "coverage"))
+from ..bench.common import BenchError, log, warn
+from ..bench.mechs import list_mechanisms
+from ..fmt import fmt_elapsed
+from ..machine import default_cpu, machine_context
+from ..results import Results
+from . import corpus, dynamic, observe, static
 
-from benchlib.common import (BenchError, Results, default_cpu,  # noqa: E402
-                             fmt_elapsed, list_mechanisms, log,
-                             machine_context, warn)
-from harness import corpus, dynamic, observe, static  # noqa: E402
+SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="coverage", description=__doc__.split(
@@ -276,7 +274,7 @@ def print_misses(progs, mechs, table):
                         "file")
 
 
-def main(argv):
+def run(argv):
     args = parse_args(argv)
     args.build = os.path.abspath(args.build)
     lib = os.path.join(args.build, "hookcore", "libzpoline.so")
@@ -358,9 +356,14 @@ def main(argv):
     return 0 if not res.doc["failures"] else 1
 
 
-if __name__ == "__main__":
+def main():
+    """scripts/coverage: the exit status of a run of sys.argv."""
     try:
-        sys.exit(main(sys.argv[1:]))
+        return run(sys.argv[1:])
     except BenchError as e:
         warn(str(e))
-        sys.exit(e.code)
+        return e.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,13 +10,15 @@ import tempfile
 import time
 from fnmatch import fnmatchcase
 
+from ..bench.common import BenchError
+from ..bench.mechs import list_mechanisms
+from ..fmt import fmt_elapsed
+from ..machine import default_cpu, machine_context
+from ..results import Results
 from . import cases, proc, xfail
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SRCDIR, "scripts"))
-from benchlib.common import (BenchError, Results, default_cpu,  # noqa: E402
-                             fmt_elapsed, list_mechanisms, machine_context)
 
 # The in-process mechanisms, in the order they run; ptrace only with --full
 # (time budget: it is 5-25x slower on these programs).

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Draws every figure of a results set with both engines:
 
@@ -18,12 +17,13 @@ import shutil
 import subprocess
 import sys
 
-sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from ..proc import PYTHON
+from ..results import ResultSet, ResultsError
+from . import EXIT_NODATA, gpdata
 
-import gpdata  # noqa: E402
-import zpresults  # noqa: E402
+# The figure scripts and their gnuplot twins
+PLOTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "plots")
 
 FIGS = [
     ("fig1-getpid", "fig1_getpid", "getpid cost per mechanism (null, pass)"),
@@ -34,17 +34,9 @@ FIGS = [
     ("fig5-coverage", "fig5_coverage", "dynamic coverage matrix"),
     ("fig6-startup", "fig6_startup", "start-up cost per mechanism"),
 ]
-EXIT_NODATA = 77
-PYTHON = "/usr/bin/python3"  # Debian's, where python3-matplotlib lives
-
-
-def _python():
-    return PYTHON if os.path.exists(PYTHON) else sys.executable
-
-
 def draw_matplotlib(results, out, base, script):
     env = dict(os.environ, MPLBACKEND="Agg")
-    p = subprocess.run([_python(), os.path.join(HERE, script + ".py"),
+    p = subprocess.run([PYTHON, os.path.join(PLOTS, script + ".py"),
                         results, "-o", out], env=env, capture_output=True,
                        text=True, timeout=300)
     if p.returncode == EXIT_NODATA:
@@ -61,7 +53,7 @@ def draw_gnuplot(rs, out, base, script):
         vars_path = gpdata.FIGURES[base](rs, out)
     except gpdata.NoData as e:
         return None, f"{base}: skipped: {e}"
-    p = subprocess.run(["gnuplot", "-c", os.path.join(HERE, script + ".gp"),
+    p = subprocess.run(["gnuplot", "-c", os.path.join(PLOTS, script + ".gp"),
                         vars_path], capture_output=True, text=True,
                        timeout=300)
     if p.returncode != 0:
@@ -72,7 +64,7 @@ def draw_gnuplot(rs, out, base, script):
 def draw_all(results, out=None, engines=("matplotlib", "gnuplot"),
              only=None, log=print):
     """Returns {base: {"title", "files": {engine: [paths]}, "skipped"}}."""
-    rs = zpresults.ResultSet(results)
+    rs = ResultSet(results)
     out = out or os.path.join(rs.dir, "figures")
     done = {}
     for base, script, title in FIGS:
@@ -111,7 +103,7 @@ def main():
     try:
         draw_all(a.results, a.out, engines,
                  a.only.split(",") if a.only else None)
-    except (zpresults.ResultsError, RuntimeError) as e:
+    except (ResultsError, RuntimeError) as e:
         print(f"figures: {e}", file=sys.stderr)
         return 1
     return 0

@@ -12,29 +12,26 @@ import os
 import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-sys.dont_write_bytecode = True
 
 import matplotlib  # noqa: E402
 
 matplotlib.use(os.environ["MPLBACKEND"])
 import matplotlib.pyplot as plt  # noqa: E402
 
-import zpresults  # noqa: E402
-
-EXIT_NODATA = 77
-
+from .. import results  # noqa: E402
+from . import EXIT_NODATA  # noqa: E402
 
 
 class NoData(Exception):
     """This results set has nothing for this figure; the message says what."""
 
 
-mech_color = zpresults.mech_color
+mech_color = results.mech_color
 
 
 def finish(fig, rs, extra, out_base):
     ctx = rs.context()
-    fig.text(0.01, 0.005, zpresults.caption(ctx, extra), fontsize=7,
+    fig.text(0.01, 0.005, results.caption(ctx, extra), fontsize=7,
              color="#444444", ha="left", va="bottom", wrap=True)
     os.makedirs(os.path.dirname(out_base) or ".", exist_ok=True)
     written = []
@@ -53,8 +50,8 @@ def run(name, draw, doc, size=(9, 5)):
                    help="output directory (default: RESULTS_DIR/figures)")
     a = p.parse_args()
     try:
-        rs = zpresults.ResultSet(a.results)
-    except zpresults.ResultsError as e:
+        rs = results.ResultSet(a.results)
+    except results.ResultsError as e:
         print(f"{name}: {e}", file=sys.stderr)
         return 1
     out = a.out or os.path.join(rs.dir, "figures")
