@@ -25,18 +25,10 @@ def draw(rs, fig):
                      f"({', '.join(results.IO_CASES)})")
     ax = fig.subplots()
     n = len(mechs)
-    width = 0.84 / max(n, 1)
     for j, m in enumerate(mechs):
-        xs, meds, lo, hi = [], [], [], []
-        for i, c in enumerate(cases):
-            v = data.get((c, m))
-            if v is None:
-                continue
-            xs.append(i - 0.42 + (j + 0.5) * width)
-            meds.append(v[0])
-            lo.append(v[0] - v[1])
-            hi.append(v[2] - v[0])
-        ax.bar(xs, meds, width, yerr=[lo, hi], capsize=1.5,
+        xs, width, meds, err, _ = mpl.bar_series(
+            cases, j, n, lambda c: data.get((c, m)))
+        ax.bar(xs, meds, width, yerr=err, capsize=1.5,
                error_kw=dict(lw=0.6), color=mpl.mech_color(m),
                label=m if m == "none" else f"{m} (pass)")
     ax.set_yscale("log")

@@ -52,19 +52,11 @@ def draw(rs, fig):
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     tools = rs.tools()
     for ax, (hook, cases, pmechs, data, title) in zip(axes, panels):
-        width = 0.84 / max(len(pmechs), 1)
         for j, m in enumerate(pmechs):
-            xs, v, lo, hi = [], [], [], []
-            for i, c in enumerate(cases):
-                d = data.get((c, m, hook))
-                if d is None:
-                    continue
-                xs.append(i - 0.42 + (j + 0.5) * width)
-                v.append(d[0])
-                lo.append(max(d[0] - d[1], 0))
-                hi.append(max(d[2] - d[0], 0))
+            xs, width, v, err, _ = mpl.bar_series(
+                cases, j, len(pmechs), lambda c: data.get((c, m, hook)))
             if xs:
-                ax.bar(xs, v, width, yerr=[lo, hi], capsize=1.5,
+                ax.bar(xs, v, width, yerr=err, capsize=1.5,
                        error_kw=dict(lw=0.6), label=m,
                        color=mpl.mech_color(m),
                        **(TOOL_STYLE if m in tools else {}))
@@ -106,21 +98,13 @@ def draw(rs, fig):
 def cpu_panel(ax, cases, mechs, data, tools=()):
     """CPU us per request, pass hook and none, log scale (ptrace's cost is
     tens of times the others')."""
-    width = 0.84 / max(len(mechs), 1)
     for j, m in enumerate(mechs):
-        xs, v, lo, hi, cb = [], [], [], [], []
-        for i, c in enumerate(cases):
-            d = data.get((c, m))
-            if d is None:
-                continue
-            xs.append(i - 0.42 + (j + 0.5) * width)
-            v.append(d[0])
-            lo.append(max(d[0] - d[1], 0))
-            hi.append(max(d[2] - d[0], 0))
-            cb.append(d[3])
+        xs, width, v, err, rows = mpl.bar_series(
+            cases, j, len(mechs), lambda c: data.get((c, m)))
         if not xs:
             continue
-        bars = ax.bar(xs, v, width, yerr=[lo, hi], capsize=1.5,
+        cb = [d[3] for d in rows]
+        bars = ax.bar(xs, v, width, yerr=err, capsize=1.5,
                       error_kw=dict(lw=0.6), label=m,
                       color=mpl.mech_color(m),
                       **(TOOL_STYLE if m in tools else {}))

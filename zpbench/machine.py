@@ -15,7 +15,7 @@ import platform
 import socket
 import subprocess
 
-from .results import SCHEMA_VERSION
+from .results import SCHEMA_VERSION, pti_enabled
 
 def _read(path, default=None):
     try:
@@ -131,19 +131,10 @@ def _cmdline_mitigations():
 
 
 def pti_state(meltdown, cmdline):
-    """PTI on/off from the kernel's own meltdown report: "Mitigation: PTI"
-    means page-table isolation is active; "Not affected" (the CPU needs
-    none) and "Vulnerable" (turned off) mean it is not. Anything else
-    (missing file, an unknown wording) is null: not known."""
-    if meltdown is None:
-        enabled = None
-    elif meltdown.startswith("Mitigation: PTI"):
-        enabled = True
-    elif meltdown.startswith(("Not affected", "Vulnerable")):
-        enabled = False
-    else:
-        enabled = None
-    return {"enabled": enabled, "meltdown": meltdown, "cmdline": cmdline}
+    """context.pti: on/off (results.pti_enabled: null when not known), the
+    meltdown report it rests on and the command-line flags that decide it."""
+    return {"enabled": pti_enabled(meltdown), "meltdown": meltdown,
+            "cmdline": cmdline}
 
 
 def hypervisor_state(cpu):

@@ -836,24 +836,8 @@ def macro_cpu_table(doc, rs):
               "generator >= 95 % busy).")
 
 
-def coverage_matrix(rs):
-    """(programs, mechanisms, {(program, mech): record}, {mech: method}) of
-    the dynamic coverage records (scripts/coverage). Older records have no
-    `method`: their truth came from separate ptrace runs."""
-    recs = [r for r in rs.records("coverage") if r.get("case")]
-    progs, data, method = [], {}, {}
-    for r in recs:
-        if r["case"] not in progs:
-            progs.append(r["case"])
-        data[(r["case"], r["mechanism"])] = r
-        method[r["mechanism"]] = r.get("method", "separate-runs")
-    mechs = [m for m in rs.mechanisms() if m in method]
-    mechs += [m for m in method if m not in mechs]
-    return progs, mechs, data, method
-
-
 def coverage_table(doc, rs):
-    progs, mechs, data, method = coverage_matrix(rs)
+    progs, mechs, data, method = Z.coverage_matrix(rs)
     if not progs:
         return
     doc.h(2, "Coverage")

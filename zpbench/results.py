@@ -530,6 +530,22 @@ def coverage_value(rec):
     return None
 
 
+def coverage_matrix(rs):
+    """(programs, mechanisms, {(program, mech): record}, {mech: method}) of
+    the dynamic coverage records (scripts/coverage). Older records have no
+    `method`: their truth came from separate ptrace runs."""
+    recs = [r for r in rs.records("coverage") if r.get("case")]
+    progs, data, method = [], {}, {}
+    for r in recs:
+        if r["case"] not in progs:
+            progs.append(r["case"])
+        data[(r["case"], r["mechanism"])] = r
+        method[r["mechanism"]] = r.get("method", "separate-runs")
+    mechs = [m for m in rs.mechanisms() if m in method]
+    mechs += [m for m in method if m not in mechs]
+    return progs, mechs, data, method
+
+
 def coverage_rows(rs, after_startup=False):
     """(programs, mechanisms, {(program, mech): (percent, hooked, truth)}):
     dynamic coverage, stage "coverage" (scripts/coverage: `coverage` is
@@ -564,11 +580,26 @@ def coverage_rows(rs, after_startup=False):
 # say, and the evidence names the field it came from, so that a sentence
 # built on it can quote its source.
 
+def pti_enabled(meltdown):
+    """PTI on/off from the kernel's own meltdown report: "Mitigation: PTI"
+    means page-table isolation is active; "Not affected" (the CPU needs
+    none) and "Vulnerable" (turned off) mean it is not. Anything else
+    (missing file, an unknown wording) is None: not known. What
+    machine.pti_state records, and what the readers apply to files that
+    predate `context.pti`."""
+    if meltdown is None:
+        return None
+    if meltdown.startswith("Mitigation: PTI"):
+        return True
+    if meltdown.startswith(("Not affected", "Vulnerable")):
+        return False
+    return None
+
+
 def pti_of(ctx):
     """(True/False/None, evidence) for kernel page-table isolation.
     Files written before `context.pti` existed still carry the kernel's
-    meltdown report in `vulnerabilities`; the rule is the one
-    scripts/benchlib/common.py pti_state records."""
+    meltdown report in `vulnerabilities` (pti_enabled)."""
     p = ctx.get("pti")
     if isinstance(p, dict):
         enabled, meltdown = p.get("enabled"), p.get("meltdown")
@@ -576,14 +607,7 @@ def pti_of(ctx):
     else:
         meltdown = (ctx.get("vulnerabilities") or {}).get("meltdown")
         cmd = {}
-        if meltdown is None:
-            enabled = None
-        elif meltdown.startswith("Mitigation: PTI"):
-            enabled = True
-        elif meltdown.startswith(("Not affected", "Vulnerable")):
-            enabled = False
-        else:
-            enabled = None
+        enabled = pti_enabled(meltdown)
     if meltdown is None:
         return None, "meltdown state not recorded"
     ev = f"meltdown: {meltdown}"

@@ -6,6 +6,7 @@ codes (0 pass, 1 fail, 77 skip: meson's SKIP), checks, magic bytes of the
 figure files, running a command."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,6 +38,25 @@ def check_file(path, kind):
     if not head.startswith(MAGIC[kind]):
         return f"{path}: not {kind}: starts {head[:8]!r}"
     return None
+
+
+def check_figures(out, names):
+    """Fails unless every figure of names is in out as the matplotlib PNG
+    and PDF and, where gnuplot is installed, in out/gnuplot/ as its PNG
+    and SVG. Returns whether the gnuplot ones were checked."""
+    gnuplot = shutil.which("gnuplot") is not None
+    for f in names:
+        for ext in ("png", "pdf"):
+            why = check_file(os.path.join(out, f"{f}.{ext}"), ext)
+            if why:
+                fail(why)
+        if gnuplot:
+            for ext in ("png", "svg"):
+                why = check_file(os.path.join(out, "gnuplot", f"{f}.{ext}"),
+                                 ext)
+                if why:
+                    fail(why)
+    return gnuplot
 
 
 def run(argv, env=None, timeout=110):

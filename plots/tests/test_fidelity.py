@@ -14,7 +14,7 @@ import tempfile
 
 sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
 from zpbench.testlib import (FIXTURES, PLOTS, PYTHON, SRCDIR,  # noqa: E402
-                             check_file, fail, run)
+                             check_figures, fail, run)
 
 from zpbench import results, stats  # noqa: E402
 
@@ -43,18 +43,7 @@ try:
              "--only", "fig4-macro,fig6-startup"])
     if p.returncode != 0:
         fail(f"figures.py: exit {p.returncode}: {p.stderr[-400:]}")
-    gp = shutil.which("gnuplot") is not None
-    for f in ("fig4-macro", "fig6-startup"):
-        for ext in ("png", "pdf"):
-            why = check_file(os.path.join(tmp, f"{f}.{ext}"), ext)
-            if why:
-                fail(why)
-        if gp:
-            for ext in ("png", "svg"):
-                why = check_file(os.path.join(tmp, "gnuplot", f"{f}.{ext}"),
-                                 ext)
-                if why:
-                    fail(why)
+    check_figures(tmp, ("fig4-macro", "fig6-startup"))
     out = os.path.join(tmp, "rep")
     p = run([PYTHON, os.path.join(SRCDIR, "scripts", "report"), FIX, "-o",
              out, "--no-figures"])

@@ -57,6 +57,16 @@ def run_child(argv, env_extra, timeout):
     return out
 
 
+def exit_status(run, argv):
+    """run(argv)'s exit status; a BenchError ends the run with its one
+    line on stderr and its code."""
+    try:
+        return run(argv)
+    except BenchError as e:
+        warn(str(e))
+        return e.code
+
+
 def log(msg=""):
     print(msg, flush=True)
 

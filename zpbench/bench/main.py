@@ -26,7 +26,8 @@ from ..machine import (default_cpu, machine_context, machine_probe,
                        machine_warnings)
 from ..results import Results
 from . import macro, micro, startup, usnet
-from .common import BenchError, StepFailed, StepSkipped, log, warn
+from .common import (BenchError, StepFailed, StepSkipped, exit_status, log,
+                     warn)
 from .mechs import derived_mechanisms, list_mechanisms
 
 STAGES = [micro, startup, macro, usnet]
@@ -292,11 +293,7 @@ def run(argv):
 def main():
     """scripts/bench: the exit status of a run of sys.argv."""
     signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        return run(sys.argv[1:])
-    except BenchError as e:
-        warn(str(e))
-        return e.code
+    return exit_status(run, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ runs on the other end of the shared-memory link with usnet applied the
 cheapest way, usnet-preload.so (libc wrappers, no mechanism), the same in
 every configuration. `none` is the server with usnet-preload.so too: the
 stack without a mechanism, the paper's baseline. The steps, records and
-tables are the macro stage's (benchlib/macro.py), under stage "usnet".
+tables are the macro stage's (bench/macro.py), under stage "usnet".
 
 Runs with --full or ZPB_USNET=1 (the default run leaves it out, saying so).
 Mechanisms: every one that runs a hook library (zpbench-run tells: the

@@ -319,6 +319,16 @@ def _reason(prog, family, nr, static):
     return r
 
 
+def _marked(prog, truth, hooked):
+    """Per number the torture program marks: its known call count, what
+    the truth and the mechanism counted, and the mechanism's coverage of
+    the marked calls."""
+    return {str(n): {"name": sysname(n), "calls": calls,
+                     "truth": truth.get(n, 0), "hooked": hooked.get(n, 0),
+                     "coverage": hooked.get(n, 0) / calls if calls else None}
+            for n, calls in prog.marked.items()}
+
+
 def coverage(prog, mech, truth, hooked, window, truth2=None):
     """One record's numbers: compare hooked with the truth per number.
     truth2, a second truth run, shows what varies from run to run."""
@@ -370,11 +380,7 @@ def coverage(prog, mech, truth, hooked, window, truth2=None):
                        "hooked": h.get(n, 0), "missing": miss, "why": why})
     per_nr = {str(n): {"name": sysname(n), "truth": t.get(n, 0),
                        "hooked": h.get(n, 0)} for n in nrs}
-    marked = {}
-    for n, calls in prog.marked.items():
-        marked[str(n)] = {"name": sysname(n), "calls": calls,
-                          "truth": t.get(n, 0), "hooked": h.get(n, 0),
-                          "coverage": h.get(n, 0) / calls if calls else None}
+    marked = _marked(prog, t, h)
     return {
         "truth_total": t_total,
         "hooked_total": sum(h.values()),
@@ -509,11 +515,7 @@ def coverage_same_run(prog, mech, run, rules, preloaded):
                        "machinery": a["machinery"].get(n, 0),
                        "bypassed": a["bypass"].get(n, 0)}
               for n in sorted(set(nrs) | set(a["machinery"]))}
-    marked = {}
-    for n, calls in prog.marked.items():
-        marked[str(n)] = {"name": sysname(n), "calls": calls,
-                          "truth": obs.get(n, 0), "hooked": h.get(n, 0),
-                          "coverage": h.get(n, 0) / calls if calls else None}
+    marked = _marked(prog, obs, h)
     return {
         "method": "same-run",
         "truth_total": t_total,

@@ -28,7 +28,7 @@ import socket
 import sys
 import time
 
-from ..bench.common import BenchError, log, warn
+from ..bench.common import BenchError, exit_status, log, warn
 from ..bench.mechs import list_mechanisms
 from ..fmt import fmt_elapsed
 from ..machine import default_cpu, machine_context
@@ -358,11 +358,7 @@ def run(argv):
 
 def main():
     """scripts/coverage: the exit status of a run of sys.argv."""
-    try:
-        return run(sys.argv[1:])
-    except BenchError as e:
-        warn(str(e))
-        return e.code
+    return exit_status(run, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -29,6 +29,26 @@ class NoData(Exception):
 mech_color = results.mech_color
 
 
+def bar_series(cases, j, n, get):
+    """Series j of n in a grouped bar chart whose groups stand at x = 0, 1,
+    ... one per case: (x positions, bar width, heights, [below, above]
+    whisker lengths, the rows drawn) from get(case) -> (median, low, high,
+    ...) or None where the series has no bar. Whiskers are clamped at 0
+    (matplotlib refuses a negative error length)."""
+    width = 0.84 / max(n, 1)
+    xs, v, lo, hi, rows = [], [], [], [], []
+    for i, c in enumerate(cases):
+        d = get(c)
+        if d is None:
+            continue
+        xs.append(i - 0.42 + (j + 0.5) * width)
+        v.append(d[0])
+        lo.append(max(d[0] - d[1], 0))
+        hi.append(max(d[2] - d[0], 0))
+        rows.append(d)
+    return xs, width, v, [lo, hi], rows
+
+
 def finish(fig, rs, extra, out_base):
     ctx = rs.context()
     fig.text(0.01, 0.005, results.caption(ctx, extra), fontsize=7,
