@@ -361,20 +361,30 @@ def resp_command(port, *args, timeout=2.0):
     for a in args:
         a = a.encode() if isinstance(a, str) else a
         req += b"$%d\r\n%s\r\n" % (len(a), a)
+    def whole(buf):
+        if buf[:1] in (b"+", b"-", b":"):
+            return buf.endswith(b"\r\n")
+        if buf[:1] == b"$":
+            head, _, rest = buf.partition(b"\r\n")
+            return head == b"$-1" or len(rest) >= int(head[1:]) + 2
+        return False
+
     with socket.create_connection((HOST, port), timeout=timeout) as s:
         s.sendall(req)
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            if buf[:1] in (b"+", b"-", b":") and buf.endswith(b"\r\n"):
-                break
-            if buf[:1] == b"$":
-                head, _, rest = buf.partition(b"\r\n")
-                if head == b"$-1" or len(rest) >= int(head[1:]) + 2:
-                    break
+        return _receive(s, whole)
+
+
+def _receive(s, whole=lambda buf: False):
+    """What socket s sends until it closes, or until whole(bytes so far)
+    says the reply is complete (redis keeps the connection open)."""
+    buf = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        if whole(buf):
+            break
     return buf
 
 
@@ -594,12 +604,7 @@ def http_get(port, path, timeout=5.0):
     """(status, body) of one HTTP/1.0 GET."""
     with socket.create_connection((HOST, port), timeout=timeout) as s:
         s.sendall(f"GET {path} HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode())
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
+        buf = _receive(s)
     head, _, body = buf.partition(b"\r\n\r\n")
     m = re.match(rb"HTTP/1\.\d (\d+)", head)
     return (int(m.group(1)) if m else 0), body

@@ -439,33 +439,29 @@ def plan(rs):
     # default run: the zpoline variants only differ by a few ns to ~150 ns
     # per call, below this stage's noise; --full or --mechs brings them in
     asked = rs.mechs_asked
+
+    def skip_all(mech, reason):
+        for c in cases:
+            for h in hooks:
+                skipped.append({"stage": STAGE, "case": c,
+                                "mechanism": mech.name, "hook": h,
+                                "reason": reason})
+
     for mech in rs.mechs:
         if mech.micro_only:
             continue  # a placement or kernel-share configuration (micro)
         if profile == "default" and not asked and \
                 mech.name in MACRO_LEFT_OUT:
-            for c in cases:
-                for h in hooks:
-                    skipped.append({
-                        "stage": STAGE, "case": c, "mechanism": mech.name,
-                        "hook": h, "reason": "default run (time budget): "
-                        "in the macro stage with --full or --mechs only"})
+            skip_all(mech, "default run (time budget): in the macro stage "
+                     "with --full or --mechs only")
             continue
         if profile == "default" and not asked and \
                 mech.family == "zpoline" and mech.variant:
-            for c in cases:
-                for h in hooks:
-                    skipped.append({
-                        "stage": STAGE, "case": c, "mechanism": mech.name,
-                        "hook": h, "reason": "zpoline variant: in the macro "
-                        "stage with --full or --mechs only"})
+            skip_all(mech, "zpoline variant: in the macro stage with --full "
+                     "or --mechs only")
             continue
         if mech.name != "none" and rs.runner is None:
-            for c in cases:
-                for h in hooks:
-                    skipped.append({"stage": STAGE, "case": c,
-                                    "mechanism": mech.name, "hook": h,
-                                    "reason": "zpbench-run is not built"})
+            skip_all(mech, "zpbench-run is not built")
             continue
         mechs.append(mech)
     configs = [(mech, hook) for mech in mechs
