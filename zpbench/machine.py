@@ -265,5 +265,3 @@ def machine_warnings(ctx):
         w.append(f"clocksource '{ctx['clocksource']}' may not be served by the "
                  "vDSO: clock_gettime would be a syscall (and hooked)")
     return w
-
-

@@ -165,5 +165,3 @@ def mech_command(rs, mech, hook, argv):
     if mech.run_as != "none":
         cmd.append(f"--hook={hook}")
     return cmd + ["--"] + argv, dict(mech.env)
-
-
