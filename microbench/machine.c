@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mb-machine: prints one JSON object describing what this CPU and kernel
- * offer, for the `context` of every results file (scripts/benchlib/common.py,
+ * offer, for the `context` of every results file (zpbench/machine.py,
  * machine_context; fields in results/README.md). The report explains its
  * numbers only with facts recorded like this, so everything here is read
  * from the hardware or the kernel, never assumed:

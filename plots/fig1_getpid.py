@@ -11,20 +11,22 @@ at the right."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 2)[0])  # zpbench
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-import mplcommon  # noqa: E402
-from mplcommon import NoData  # noqa: E402
-import zpresults  # noqa: E402
+from zpbench.plots import mpl  # noqa: E402
+from zpbench.plots.mpl import NoData  # noqa: E402
+from zpbench import results  # noqa: E402
+from zpbench.fmt import fmt_short  # noqa: E402
 
 HOOK_STYLE = {"null": dict(color="#1f77b4", label="null hook (no kernel entry)"),
               "pass": dict(color="#ff7f0e", label="pass hook (real syscall)")}
 
 
 def panel(ax, rs, case, title):
-    rows = zpresults.getpid_rows(rs, case)
+    rows = results.getpid_rows(rs, case)
     if not rows:
         ax.set_visible(False)
         return False
@@ -51,14 +53,14 @@ def panel(ax, rs, case, title):
             if un:
                 b.set_hatch("//")
                 b.set_alpha(0.45)
-            ax.annotate(zpresults.fmt_short(med) + ("\nnot\nhooked" if un else ""),
+            ax.annotate(fmt_short(med) + ("\nnot\nhooked" if un else ""),
                         (b.get_x() + b.get_width() / 2, med),
                         xytext=(0, 2), textcoords="offset points",
                         ha="center", va="bottom", fontsize=5.5)
     if none:
         ax.axhline(none[0], color="black", lw=1, ls="--",
                    label="none: plain syscall (no mechanism)")
-        ax.annotate(f"none {zpresults.fmt_short(none[0])} ns", (1.0, none[0]),
+        ax.annotate(f"none {fmt_short(none[0])} ns", (1.0, none[0]),
                     xycoords=("axes fraction", "data"), xytext=(-2, 2),
                     textcoords="offset points", ha="right", va="bottom",
                     fontsize=7)
@@ -109,4 +111,4 @@ def draw(rs, fig):
 
 
 if __name__ == "__main__":
-    sys.exit(mplcommon.run("fig1-getpid", draw, __doc__, size=(11, 5.5)))
+    sys.exit(mpl.run("fig1-getpid", draw, __doc__, size=(11, 5.5)))

@@ -7,10 +7,11 @@ next to `none`; log scale, whiskers from the min and max repetition."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mplcommon  # noqa: E402
-from mplcommon import NoData  # noqa: E402
-import zpresults  # noqa: E402
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 2)[0])  # zpbench
+from zpbench.plots import mpl  # noqa: E402
+from zpbench.plots.mpl import NoData  # noqa: E402
+from zpbench import results  # noqa: E402
 
 CASE_LABEL = {"read": "read 1 B\n/dev/zero", "write": "write 1 B\n/dev/null",
               "pread": "pread 4 KiB\ntmpfs", "openat": "openat+close\ntmpfs",
@@ -18,25 +19,17 @@ CASE_LABEL = {"read": "read 1 B\n/dev/zero", "write": "write 1 B\n/dev/null",
 
 
 def draw(rs, fig):
-    cases, mechs, data = zpresults.io_rows(rs, "pass")
+    cases, mechs, data = results.io_rows(rs, "pass")
     if not cases:
         raise NoData("no micro records of the I/O cases "
-                     f"({', '.join(zpresults.IO_CASES)})")
+                     f"({', '.join(results.IO_CASES)})")
     ax = fig.subplots()
     n = len(mechs)
-    width = 0.84 / max(n, 1)
     for j, m in enumerate(mechs):
-        xs, meds, lo, hi = [], [], [], []
-        for i, c in enumerate(cases):
-            v = data.get((c, m))
-            if v is None:
-                continue
-            xs.append(i - 0.42 + (j + 0.5) * width)
-            meds.append(v[0])
-            lo.append(v[0] - v[1])
-            hi.append(v[2] - v[0])
-        ax.bar(xs, meds, width, yerr=[lo, hi], capsize=1.5,
-               error_kw=dict(lw=0.6), color=mplcommon.mech_color(m),
+        xs, width, meds, err, _ = mpl.bar_series(
+            cases, j, n, lambda c: data.get((c, m)))
+        ax.bar(xs, meds, width, yerr=err, capsize=1.5,
+               error_kw=dict(lw=0.6), color=mpl.mech_color(m),
                label=m if m == "none" else f"{m} (pass)")
     ax.set_yscale("log")
     ax.set_xticks(range(len(cases)))
@@ -53,4 +46,4 @@ def draw(rs, fig):
 
 
 if __name__ == "__main__":
-    sys.exit(mplcommon.run("fig2-io", draw, __doc__, size=(11, 5)))
+    sys.exit(mpl.run("fig2-io", draw, __doc__, size=(11, 5)))

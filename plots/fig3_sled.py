@@ -9,14 +9,15 @@ path is timed; whiskers are the quartiles of the repetitions."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mplcommon  # noqa: E402
-from mplcommon import NoData  # noqa: E402
-import zpresults  # noqa: E402
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 2)[0])  # zpbench
+from zpbench.plots import mpl  # noqa: E402
+from zpbench.plots.mpl import NoData  # noqa: E402
+from zpbench import results  # noqa: E402
 
 
 def draw(rs, fig):
-    series, hook = zpresults.sled_rows(rs)
+    series, hook = results.sled_rows(rs)
     if not series:
         raise NoData("no micro records of case sled under zpoline or "
                      "zpoline-nop")
@@ -27,7 +28,7 @@ def draw(rs, fig):
         med = [p[1] for p in pts]
         err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
         ax.errorbar(nrs, med, yerr=err, marker="o", ms=3, lw=1, capsize=2,
-                    color=mplcommon.mech_color(mech), label=label)
+                    color=mpl.mech_color(mech), label=label)
     ax.set_xlabel("syscall number (rax) = entry offset into the sled")
     ax.set_ylabel(f"time per call, {hook} hook [ns]")
     ax.set_ylim(bottom=0)
@@ -41,4 +42,4 @@ def draw(rs, fig):
 
 
 if __name__ == "__main__":
-    sys.exit(mplcommon.run("fig3-sled", draw, __doc__, size=(9, 5)))
+    sys.exit(mpl.run("fig3-sled", draw, __doc__, size=(9, 5)))

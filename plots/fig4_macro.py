@@ -13,12 +13,13 @@ a CPU bar: in that many samples the load generator was the bottleneck."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 2)[0])  # zpbench
 from matplotlib.patches import Patch  # noqa: E402
 
-import mplcommon  # noqa: E402
-from mplcommon import NoData  # noqa: E402
-import zpresults  # noqa: E402
+from zpbench.plots import mpl  # noqa: E402
+from zpbench.plots.mpl import NoData  # noqa: E402
+from zpbench import results  # noqa: E402
 
 # The tools (strace, perf trace, eBPF, a seccomp supervisor): hatched, and
 # a legend of their own.
@@ -26,19 +27,19 @@ TOOL_STYLE = dict(hatch="///", edgecolor="white", linewidth=0)
 
 
 def draw(rs, fig):
-    cases, mechs, data, hooks = zpresults.macro_rows(rs)
+    cases, mechs, data, hooks = results.macro_rows(rs)
     # one panel per hook on the kernel's loopback, and the usnet stage's
     # (the servers on lwIP, the paper's setup) where the results have it
     panels = [(h, cases, mechs, data, f"{h} hook (kernel loopback)")
               for h in hooks]
-    ucases, umechs, udata, uhooks = zpresults.macro_rows(rs, "usnet")
+    ucases, umechs, udata, uhooks = results.macro_rows(rs, "usnet")
     panels += [(h, ucases, umechs, udata, "usnet: servers on lwIP\n"
                 "(none = lwIP, no mechanism)") for h in uhooks]
     if not panels:
         raise NoData("no macro records with a throughput unit (…/s) and a "
                      "`none` baseline")
     mechs = mechs + [m for m in umechs if m not in mechs]
-    ccases, cmechs, cdata = zpresults.macro_cpu_rows(rs)
+    ccases, cmechs, cdata = results.macro_cpu_rows(rs)
     if ccases:
         grid = fig.add_gridspec(2, len(panels), height_ratios=[1, 1],
                                 hspace=0.55)
@@ -51,21 +52,13 @@ def draw(rs, fig):
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     tools = rs.tools()
     for ax, (hook, cases, pmechs, data, title) in zip(axes, panels):
-        width = 0.84 / max(len(pmechs), 1)
         for j, m in enumerate(pmechs):
-            xs, v, lo, hi = [], [], [], []
-            for i, c in enumerate(cases):
-                d = data.get((c, m, hook))
-                if d is None:
-                    continue
-                xs.append(i - 0.42 + (j + 0.5) * width)
-                v.append(d[0])
-                lo.append(max(d[0] - d[1], 0))
-                hi.append(max(d[2] - d[0], 0))
+            xs, width, v, err, _ = mpl.bar_series(
+                cases, j, len(pmechs), lambda c: data.get((c, m, hook)))
             if xs:
-                ax.bar(xs, v, width, yerr=[lo, hi], capsize=1.5,
+                ax.bar(xs, v, width, yerr=err, capsize=1.5,
                        error_kw=dict(lw=0.6), label=m,
-                       color=mplcommon.mech_color(m),
+                       color=mpl.mech_color(m),
                        **(TOOL_STYLE if m in tools else {}))
         ax.axhline(100, color="black", lw=1, ls="--")
         ax.set_xticks(range(len(cases)))
@@ -105,23 +98,15 @@ def draw(rs, fig):
 def cpu_panel(ax, cases, mechs, data, tools=()):
     """CPU us per request, pass hook and none, log scale (ptrace's cost is
     tens of times the others')."""
-    width = 0.84 / max(len(mechs), 1)
     for j, m in enumerate(mechs):
-        xs, v, lo, hi, cb = [], [], [], [], []
-        for i, c in enumerate(cases):
-            d = data.get((c, m))
-            if d is None:
-                continue
-            xs.append(i - 0.42 + (j + 0.5) * width)
-            v.append(d[0])
-            lo.append(max(d[0] - d[1], 0))
-            hi.append(max(d[2] - d[0], 0))
-            cb.append(d[3])
+        xs, width, v, err, rows = mpl.bar_series(
+            cases, j, len(mechs), lambda c: data.get((c, m)))
         if not xs:
             continue
-        bars = ax.bar(xs, v, width, yerr=[lo, hi], capsize=1.5,
+        cb = [d[3] for d in rows]
+        bars = ax.bar(xs, v, width, yerr=err, capsize=1.5,
                       error_kw=dict(lw=0.6), label=m,
-                      color=mplcommon.mech_color(m),
+                      color=mpl.mech_color(m),
                       **(TOOL_STYLE if m in tools else {}))
         for b, n in zip(bars, cb):
             if n:
@@ -143,4 +128,4 @@ def cpu_panel(ax, cases, mechs, data, tools=()):
 
 
 if __name__ == "__main__":
-    sys.exit(mplcommon.run("fig4-macro", draw, __doc__, size=(11, 8)))
+    sys.exit(mpl.run("fig4-macro", draw, __doc__, size=(11, 8)))

@@ -9,24 +9,17 @@ window) which each mechanism's `count` hook saw - truth from the same run
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mplcommon  # noqa: E402
-from mplcommon import NoData  # noqa: E402
-import zpresults  # noqa: E402
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 2)[0])  # zpbench
+from zpbench.plots import mpl  # noqa: E402
+from zpbench.plots.mpl import NoData  # noqa: E402
+from zpbench import results  # noqa: E402
 
 
 def draw(rs, fig):
-    recs = [r for r in rs.records("coverage") if r.get("case")]
-    if not recs:
+    progs, mechs, data, method = results.coverage_matrix(rs)
+    if not progs:
         raise NoData("no coverage records (stage \"coverage\")")
-    progs, data, method = [], {}, {}
-    for r in recs:
-        if r["case"] not in progs:
-            progs.append(r["case"])
-        data[(r["case"], r["mechanism"])] = r
-        method[r["mechanism"]] = r.get("method", "separate-runs")
-    mechs = [m for m in rs.mechanisms() if m in method]
-    mechs += [m for m in method if m not in mechs]
     fig.set_size_inches(9, 2.6 + 0.4 * len(progs))
     nan = float("nan")
 
@@ -70,4 +63,4 @@ def draw(rs, fig):
 
 
 if __name__ == "__main__":
-    sys.exit(mplcommon.run("fig5-coverage", draw, __doc__))
+    sys.exit(mpl.run("fig5-coverage", draw, __doc__))

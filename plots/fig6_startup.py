@@ -11,16 +11,17 @@ the same run."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mplcommon  # noqa: E402
-from mplcommon import NoData  # noqa: E402
-import zpresults  # noqa: E402
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 2)[0])  # zpbench
+from zpbench.plots import mpl  # noqa: E402
+from zpbench.plots.mpl import NoData  # noqa: E402
+from zpbench import results  # noqa: E402
 
 COLORS = ["#1f77b4", "#aec7e8", "#9467bd", "#e377c2", "#7f7f7f", "#bcbd22"]
 
 
 def draw(rs, fig):
-    cases, configs, data, runner = zpresults.startup_rows(rs)
+    cases, configs, data, runner = results.startup_rows(rs)
     if not cases:
         raise NoData("no startup records with a `none` baseline")
     axes = fig.subplots(1, len(cases), squeeze=False)[0]
@@ -65,4 +66,4 @@ def draw(rs, fig):
 
 
 if __name__ == "__main__":
-    sys.exit(mplcommon.run("fig6-startup", draw, __doc__, size=(10, 5)))
+    sys.exit(mpl.run("fig6-startup", draw, __doc__, size=(10, 5)))

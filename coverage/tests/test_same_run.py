@@ -31,9 +31,8 @@ import sys
 import tempfile
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from harness import corpus, dynamic, observe  # noqa: E402
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.coverage import corpus, dynamic, observe  # noqa: E402
 
 MARK, GETPID = 110, 39
 SET_ROBUST_LIST = 273

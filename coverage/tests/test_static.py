@@ -12,17 +12,12 @@ import os
 import sys
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from harness import static  # noqa: E402
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.coverage import static  # noqa: E402
+from zpbench.testlib import Tally  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+tally = Tally()
+check = tally.check
 
 
 def main():
@@ -60,8 +55,7 @@ def main():
     c = static.compare(fake)
     check(len(c["missed"]) == 1 and not c["complete"],
           "a dropped site is reported missed")
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    return tally.status()
 
 
 if __name__ == "__main__":

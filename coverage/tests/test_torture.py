@@ -12,12 +12,13 @@ import os
 import sys
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-from harness import corpus, dynamic  # noqa: E402
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.coverage import corpus, dynamic  # noqa: E402
+from zpbench.testlib import Tally  # noqa: E402
 
 K = 200  # marked calls per path (expectations are fractions of it)
-failures = []
+tally = Tally()
+check = tally.check
 
 
 def mechanisms(rn):
@@ -31,12 +32,6 @@ def mechanisms(rn):
             seen.add(m["coverage"])
             out.append(m["name"])
     return out
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def main():
@@ -106,8 +101,7 @@ def main():
     pre, post, images = rn.window(stp)
     check(not pre and not any(i["marker"] for i in images),
           "tt-static: no marker, no start-up window")
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    return tally.status()
 
 
 if __name__ == "__main__":

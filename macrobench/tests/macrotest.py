@@ -1,31 +1,20 @@
 # SPDX-License-Identifier: MIT
-"""Helpers for the macro tests: run macrobench/macro-run and read its JSON.
-Exit codes: 0 pass, 1 fail, 77 skip."""
+"""Helpers of the macro tests: run macrobench/macro-run and read its JSON.
+The tests put the repository root on sys.path before importing this (fail,
+skip and the rest every test shares: zpbench/testlib.py)."""
 
 import json
 import os
 import shutil
 import subprocess
-import sys
+
+from zpbench.testlib import fail, skip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MACRO_RUN = os.path.join(os.path.dirname(HERE), "macro-run")
 BUILD = os.path.abspath(os.environ.get("BUILD") or
                         os.path.join(HERE, "..", "..", "build"))
 RUNNER = os.path.join(BUILD, "mechanisms", "zpbench-run")
-
-sys.path.insert(0, os.path.dirname(HERE))
-from zpmacro import group_members  # noqa: E402,F401  (the drivers' own)
-
-
-def fail(msg):
-    print(f"FAIL: {msg}")
-    sys.exit(1)
-
-
-def skip(msg):
-    print(f"SKIP: {msg}")
-    sys.exit(77)
 
 
 def need_tools():

@@ -4,10 +4,13 @@ JSON it writes holds the event loop (epoll_wait/epoll_pwait) and at least
 one receive and one send per request. Under ptrace the counts survive the
 server's stop."""
 
+import sys
 import os
 import shutil
 
-from macrotest import fail, macro_run, need_tools, skip, supported
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import fail, skip  # noqa: E402
+from macrotest import macro_run, need_tools, supported  # noqa: E402
 
 EPOLL = {"232", "281", "441"}           # epoll_wait, epoll_pwait, epoll_pwait2
 RECV = {"0", "17", "19", "45", "47"}     # read pread64 readv recvfrom recvmsg

@@ -3,6 +3,7 @@
 stop the server under load at once, and a SIGKILLed driver takes its
 server down too (PR_SET_PDEATHSIG through the runner)."""
 
+import sys
 import os
 import re
 import shutil
@@ -10,8 +11,10 @@ import signal
 import subprocess
 import time
 
-from macrotest import (BUILD, MACRO_RUN, fail, group_members, need_tools,
-                       skip, supported)
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.proc import group_members  # noqa: E402
+from zpbench.testlib import fail, skip  # noqa: E402
+from macrotest import BUILD, MACRO_RUN, need_tools, supported  # noqa: E402
 
 
 def start(mech, server):

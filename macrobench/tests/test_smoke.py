@@ -2,10 +2,13 @@
 """redis-server and nginx start under none and zpoline, complete a small
 bounded load with zero errors, and are stopped afterwards."""
 
+import sys
 import os
 
-from macrotest import (fail, group_members, macro_run, need_tools,
-                       supported, skip)
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.proc import group_members  # noqa: E402
+from zpbench.testlib import fail, skip  # noqa: E402
+from macrotest import macro_run, need_tools, supported  # noqa: E402
 
 
 def check(mech, server, args, expect):

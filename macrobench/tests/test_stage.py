@@ -13,16 +13,13 @@ import subprocess
 import sys
 import tempfile
 
-from macrotest import BUILD, HERE, fail, need_tools, skip, supported
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import check, skip  # noqa: E402
+from macrotest import BUILD, HERE, need_tools, supported  # noqa: E402
 
 BENCH = os.path.join(HERE, "..", "..", "scripts", "bench")
 CASES = ["redis-get", "nginx-small"]
 NUM = (int, float)
-
-
-def check(cond, what):
-    if not cond:
-        fail(what)
 
 
 def check_record(r, w, hooks_of):

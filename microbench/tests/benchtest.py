@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""Helpers for the bench tests: run scripts/bench into a temporary
-directory and load what it wrote. Exit codes: 0 pass, 1 fail, 77 skip."""
+"""Helpers of the bench tests: run scripts/bench into a temporary
+directory and load what it wrote. The tests put the repository root on
+sys.path before importing this (fail, skip and the rest every test shares:
+zpbench/testlib.py)."""
 
 import glob
 import json
@@ -10,18 +12,10 @@ import subprocess
 import sys
 import tempfile
 
+from zpbench.testlib import fail
+
 BENCH = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(__file__), "..", "..", "scripts", "bench")
-
-
-def fail(msg):
-    print(f"FAIL: {msg}")
-    sys.exit(1)
-
-
-def skip(msg):
-    print(f"SKIP: {msg}")
-    sys.exit(77)
 
 
 def mechanisms():

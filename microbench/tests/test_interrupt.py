@@ -2,6 +2,7 @@
 """SIGINT in the middle of a run: exit 130, the results file is valid JSON
 holding the records written so far, and no benchmark process is left."""
 
+import sys
 import glob
 import json
 import os
@@ -10,7 +11,9 @@ import subprocess
 import tempfile
 import time
 
-from benchtest import BENCH, fail
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import fail  # noqa: E402
+from benchtest import BENCH  # noqa: E402
 
 
 def main():

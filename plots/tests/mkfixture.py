@@ -3,7 +3,7 @@
 """Writes the small fixture results set of the plot tests from one real
 results file: a subset of its micro records (mechanisms none, preload,
 ptrace, seccomp, sud, zpoline, zpoline-nop; samples kept) plus macro and
-coverage records in the shapes scripts/benchlib/macro.py and
+coverage records in the shapes zpbench/bench/macro.py and
 scripts/coverage write, with made-up numbers. The fixture is for tests
 only: its context says so, and nothing in a report comes from it.
 
@@ -47,7 +47,7 @@ def stats(samples):
 
 
 def startup_records(rnd):
-    """Startup records in the shape scripts/benchlib/startup.py wrote
+    """Startup records in the shape zpbench/bench/startup.py wrote
     before issue 16 (no intervals, no direct/runner-only baselines),
     made-up ms."""
     out = []

@@ -12,29 +12,28 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import (HERE, PLOTS, PYTHON, SRCDIR, check_file, fail,  # noqa
-                     run)
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import (FIXTURES, PLOTS, PYTHON, SRCDIR,  # noqa: E402
+                             check_figures, fail, run)
 
-sys.path.insert(0, PLOTS)
-import zpresults  # noqa: E402
+from zpbench import results, stats  # noqa: E402
 
-FIX = os.path.join(HERE, "fixtures", "fidelity")
+FIX = os.path.join(FIXTURES, "fidelity")
 
-rs = zpresults.ResultSet(FIX)
+rs = results.ResultSet(FIX)
 if len(rs.stability_docs) != 1 or any(
         "stability" in d for _, d in rs.docs):
     fail("the stability file is read as a stage's document")
 if any(r.get("run") for r in rs.records("micro")):
     fail("micro records of the stability run were taken")
-cases, mechs, data = zpresults.macro_cpu_rows(rs)
+cases, mechs, data = results.macro_cpu_rows(rs)
 if not cases or not all(v[0] > 0 and v[1] <= v[2] for v in data.values()):
     fail(f"macro CPU rows: {cases} {data}")
-sc, configs, sdata, runner = zpresults.startup_rows(rs)
+sc, configs, sdata, runner = results.startup_rows(rs)
 if "true" not in runner or runner["true"][1] is None:
     fail(f"startup: no runner share: {runner}")
-ci = zpresults.ratio_ci([1, 2, 3, 4], [2, 2, 2, 2])
-if ci != zpresults.ratio_ci([1, 2, 3, 4], [2, 2, 2, 2]) or \
+ci = stats.ratio_ci([1, 2, 3, 4], [2, 2, 2, 2])
+if ci != stats.ratio_ci([1, 2, 3, 4], [2, 2, 2, 2]) or \
         not ci[0] <= 1.25 <= ci[1]:
     fail(f"ratio_ci not reproducible or off: {ci}")
 
@@ -44,18 +43,7 @@ try:
              "--only", "fig4-macro,fig6-startup"])
     if p.returncode != 0:
         fail(f"figures.py: exit {p.returncode}: {p.stderr[-400:]}")
-    gp = shutil.which("gnuplot") is not None
-    for f in ("fig4-macro", "fig6-startup"):
-        for ext in ("png", "pdf"):
-            why = check_file(os.path.join(tmp, f"{f}.{ext}"), ext)
-            if why:
-                fail(why)
-        if gp:
-            for ext in ("png", "svg"):
-                why = check_file(os.path.join(tmp, "gnuplot", f"{f}.{ext}"),
-                                 ext)
-                if why:
-                    fail(why)
+    check_figures(tmp, ("fig4-macro", "fig6-startup"))
     out = os.path.join(tmp, "rep")
     p = run([PYTHON, os.path.join(SRCDIR, "scripts", "report"), FIX, "-o",
              out, "--no-figures"])

@@ -10,9 +10,9 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import (FIXTURE, PLOTS, PYTHON, check_file, fail,  # noqa: E402
-                     run)
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import (FIXTURE, PLOTS, PYTHON, check_figures,  # noqa: E402
+                             fail, run)
 
 FIGS = ["fig1-getpid", "fig2-io", "fig3-sled", "fig4-macro", "fig5-coverage",
         "fig6-startup"]
@@ -25,19 +25,7 @@ try:
     p = run([PYTHON, os.path.join(PLOTS, "figures.py"), FIXTURE, "-o", out])
     if p.returncode != 0:
         fail(f"figures.py: exit {p.returncode}: {p.stderr[-400:]}")
-    gnuplot = shutil.which("gnuplot") is not None
-    for f in FIGS:
-        for ext in ("png", "pdf"):
-            why = check_file(os.path.join(out, f"{f}.{ext}"), ext)
-            if why:
-                fail(why)
-        if gnuplot:
-            for ext in ("png", "svg"):
-                why = check_file(os.path.join(out, "gnuplot", f"{f}.{ext}"),
-                                 ext)
-                if why:
-                    fail(why)
-    if not gnuplot:
+    if not check_figures(out, FIGS):
         print("note: gnuplot not installed, its figures were not checked")
     # micro records only: figures 4 and 5 skip with a message, exit 0
     with open(os.path.join(FIXTURE, "bench-fixture.json")) as fh:

@@ -5,7 +5,8 @@ fixture whose results file lists two tools (family "tool", one an
 observer) with micro and macro records. The report has the tools table
 (per-call cost, x plain, what it sees and misses, the observer's missing
 null hook) and the published reference points labelled with their
-machines; fig1 and fig4 draw, and zpresults names the tools as a group."""
+machines; fig1 and fig4 draw, and zpbench/results.py names the tools as a
+group."""
 
 import copy
 import glob
@@ -15,11 +16,11 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import FIXTURE, PLOTS, PYTHON, SRCDIR, check_file, fail, run  # noqa: E402
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import (FIXTURE, PYTHON, SRCDIR, check_file,  # noqa: E402
+                             fail, run)
 
-sys.path.insert(0, PLOTS)
-import zpresults  # noqa: E402
+from zpbench import results  # noqa: E402
 
 TOOLS = {"strace": (False, "every call, with arguments", "nothing asked"),
          "ebpf": (True, "every call the kernel runs", "cannot change one")}
@@ -51,7 +52,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="zpt-tools-")
     try:
         make(tmp)
-        rs = zpresults.ResultSet(tmp)
+        rs = results.ResultSet(tmp)
         if rs.tools() != ["strace", "ebpf"] or rs.observers() != ["ebpf"]:
             fail(f"tools {rs.tools()}, observers {rs.observers()}")
         out = os.path.join(tmp, "report")

@@ -11,11 +11,9 @@ import shutil
 import sys
 import tempfile
 
-# the fixtures and helpers are shared with the plots tests, kept there
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "plots", "tests"))
-from testlib import (FIXTURE, PYTHON, SRCDIR, check_file, fail,  # noqa: E402
-                     run)
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import (FIXTURE, PYTHON, SRCDIR,  # noqa: E402
+                             check_file, fail, run)
 
 tmp = tempfile.mkdtemp(prefix="zpt-compare-")
 try:

@@ -14,10 +14,8 @@ import sqlite3
 import sys
 import tempfile
 
-# the fixtures and helpers are shared with the plots tests, kept there
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "plots", "tests"))
-from testlib import PYTHON, SKIP, SRCDIR, fail, run  # noqa: E402
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import PYTHON, SKIP, SRCDIR, fail, run  # noqa: E402
 
 build = os.path.abspath(os.environ.get("BUILD", os.path.join(SRCDIR, "build")))
 need = [os.path.join(build, p) for p in (

@@ -13,10 +13,8 @@ import shutil
 import sys
 import tempfile
 
-# the fixtures and helpers are shared with the plots tests, kept there
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "plots", "tests"))
-from testlib import FIXTURE, PYTHON, SRCDIR, fail, run  # noqa: E402
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import FIXTURE, PYTHON, SRCDIR, fail, run  # noqa: E402
 
 # The fixed texts the report printed for one AMD VM whatever the file said.
 STALE = ("this VM", "sibling VM", "2-vCPU", "same kind of machine",

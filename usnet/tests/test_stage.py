@@ -13,20 +13,10 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.realpath(__file__).rsplit("/", 3)[0])  # zpbench
+from zpbench.testlib import SRCDIR as SRC, fail, skip  # noqa: E402
+
 BUILD = os.path.abspath(os.environ.get("BUILD") or os.path.join(SRC, "build"))
-
-
-def fail(msg):
-    print(f"FAIL: {msg}")
-    sys.exit(1)
-
-
-def skip(msg):
-    print(f"SKIP: {msg}")
-    sys.exit(77)
-
 
 if not os.path.exists(os.path.join(BUILD, "usnet", "zphook-usnet.so")):
     skip("usnet was built without lwIP (liblwip-dev)")

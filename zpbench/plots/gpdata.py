@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Data files for the gnuplot scripts. gnuplot cannot read JSON, so for
 each figure this writes NAME.dat (the same rows the matplotlib script
-draws, from zpresults) and NAME.vars (gnuplot assignments: data file,
+draws, from zpbench/results.py) and NAME.vars (gnuplot assignments: data file,
 output base, caption, counts), then the script runs as
 
     gnuplot -c plots/NAME.gp OUT/NAME.vars     -> OUT/NAME.png, OUT/NAME.svg
@@ -12,7 +12,7 @@ Missing values are written as "-" (the scripts set `datafile missing`).
 import math
 import os
 
-import zpresults
+from .. import results
 
 MISSING = "-"
 
@@ -42,7 +42,7 @@ def _gpval(val):
 
 
 def _colors(mechs):
-    return " ".join(zpresults.mech_color(m) for m in mechs)
+    return " ".join(results.mech_color(m) for m in mechs)
 
 
 def _word(s):
@@ -60,7 +60,7 @@ def _write(out, name, lines, variables, rs, extra):
     with open(dat, "w") as f:
         f.write("\n".join(lines) + "\n")
     v = {"dat": dat, "out": os.path.join(out, name),
-         "caption": zpresults.caption(rs.context(), extra)}
+         "caption": results.caption(rs.context(), extra)}
     v.update(variables)
     path = os.path.join(out, f"{name}.vars")
     with open(path, "w") as f:
@@ -77,7 +77,7 @@ def fig1(rs, out):
     tools = rs.tools()
     first_tool = [-1, -1]  # per panel: the row where the tools begin
     for k, case in enumerate(("getpid", "getpid-libc")):
-        rows = zpresults.getpid_rows(rs, case)
+        rows = results.getpid_rows(rs, case)
         none = dict(rows).get("none", {}).get("none")
         nones.append(none[0] if none else None)
         lines.append(f"# {case}: mechanism, null med lo hi, pass med lo hi")
@@ -105,13 +105,13 @@ def fig1(rs, out):
         raise NoData("no micro records of case getpid or getpid-libc")
     return _write(out, "fig1-getpid", lines,
                   {"none_raw": _gpnum(nones[0]), "none_libc": _gpnum(nones[1]),
-                   "floor": zpresults.log_floor(lows),
+                   "floor": results.log_floor(lows),
                    "tools_raw": first_tool[0], "tools_libc": first_tool[1]},
                   rs, "bars: median, whiskers: min-max of the repetitions")
 
 
 def fig2(rs, out):
-    cases, mechs, data = zpresults.io_rows(rs, "pass")
+    cases, mechs, data = results.io_rows(rs, "pass")
     if not cases:
         raise NoData("no micro records of the I/O cases")
     lines = [" ".join([_word("case")] + [f"{_word(m)} lo hi" for m in mechs])]
@@ -123,13 +123,13 @@ def fig2(rs, out):
         lines.append(" ".join(cells))
     return _write(out, "fig2-io", lines,
                   {"nmech": len(mechs), "colors": _colors(mechs),
-                   "floor": zpresults.log_floor(v[1] for v in data.values())},
+                   "floor": results.log_floor(v[1] for v in data.values())},
                   rs,
                   "pass hook; bars: median, whiskers: min-max")
 
 
 def fig3(rs, out):
-    series, hook = zpresults.sled_rows(rs)
+    series, hook = results.sled_rows(rs)
     if not series:
         raise NoData("no micro records of case sled under zpoline or "
                      "zpoline-nop")
@@ -145,10 +145,10 @@ def fig3(rs, out):
 
 
 def fig4(rs, out):
-    cases, mechs, data, hooks = zpresults.macro_rows(rs)
+    cases, mechs, data, hooks = results.macro_rows(rs)
     # the usnet stage (the servers on lwIP) as one more panel: its hook
     # is "usnet"; cases or mechanisms only one side has are left empty
-    ucases, umechs, udata, uhooks = zpresults.macro_rows(rs, "usnet")
+    ucases, umechs, udata, uhooks = results.macro_rows(rs, "usnet")
     cases += [c for c in ucases if c not in cases]
     mechs += [m for m in umechs if m not in mechs]
     data = {**data, **udata}
@@ -171,7 +171,7 @@ def fig4(rs, out):
             lines.append(" ".join(cells))
         lines += ["", ""]
     # the CPU panel (files with cpu_us only): one more block, last index
-    ccases, cmechs, cdata = zpresults.macro_cpu_rows(rs)
+    ccases, cmechs, cdata = results.macro_cpu_rows(rs)
     if ccases:
         lines.append(" ".join([_word("case")] +
                               [f"{_word(m)} lo hi cb" for m in cmechs]))
@@ -189,7 +189,7 @@ def fig4(rs, out):
                    "hooks": " ".join(hooks),
                    "ncpumech": len(cmechs) if ccases else 0,
                    # where the log-scale CPU bars start
-                   "cpufloor": zpresults.log_floor(
+                   "cpufloor": results.log_floor(
                        [v[0] for v in cdata.values()]) if ccases else 1.0,
                    "cpucolors": _colors(cmechs)}, rs,
                   "bars: median, whiskers: bootstrap 95 % interval "
@@ -197,7 +197,7 @@ def fig4(rs, out):
 
 
 def fig6(rs, out):
-    cases, configs, data, runner = zpresults.startup_rows(rs)
+    cases, configs, data, runner = results.startup_rows(rs)
     if not cases:
         raise NoData("no startup records with a `none` baseline")
     lines = []
@@ -219,7 +219,7 @@ def fig6(rs, out):
 
 
 def fig5(rs, out):
-    progs, mechs, data = zpresults.coverage_rows(rs, after_startup=True)
+    progs, mechs, data = results.coverage_rows(rs, after_startup=True)
     if not progs:
         raise NoData("no coverage records (stage \"coverage\")")
     # separate-runs truth (the ptrace mechanisms cannot run under a second

@@ -6,8 +6,10 @@ import json
 import os
 import tempfile
 
-from .common import (StepFailed, StepSkipped, ci_median, ci_vs, fmt_ns, log,
-                     mech_command, run_child, summarize)
+from ..fmt import fmt_ns
+from ..stats import ci_median, ci_vs, summarize
+from .common import StepFailed, StepSkipped, log, run_child
+from .mechs import mech_command
 
 STAGE = "micro"
 
@@ -168,10 +170,10 @@ class MicroStep:
             medians.append(summarize(p["samples"])["median"])
         _refresh_vs_none(records)
         rs.results.save()
+        lo, hi = (fmt_ns(f(medians), compact=True) for f in (min, max))
         if len(medians) == 1:
-            return f"{fmt_ns(medians[0])} ns/op"
-        return f"{len(medians)} points, {fmt_ns(min(medians))}-" \
-               f"{fmt_ns(max(medians))} ns/op"
+            return f"{lo} ns/op"
+        return f"{len(medians)} points, {lo}-{hi} ns/op"
 
 
 def _key(args):
@@ -310,9 +312,10 @@ def _row(rec):
     ratio = f"x{vs['ratio']:.2f}" if vs and vs["ratio"] is not None else "-"
     rel = rec.get("iqr_rel")
     rel = f"{rel * 100:.0f}%" if rel is not None else "-"
+    med, lo, hi, iqr = (fmt_ns(v, compact=True) for v in
+                        (rec["median"], sp["min"], sp["max"], sp["iqr"]))
     return (f"{rec['case']:<11} {rec['mechanism']:<19} {rec['hook']:<5} "
-            f"{fmt_ns(rec['median']):>8} {fmt_ns(sp['min']):>8}-"
-            f"{fmt_ns(sp['max']):<8} {fmt_ns(sp['iqr']):>7} {rel:>5} "
+            f"{med:>8} {lo:>8}-{hi:<8} {iqr:>7} {rel:>5} "
             f"{over:>9} {ratio:>8}")
 
 
@@ -356,8 +359,8 @@ def report(records):
         log("sled sweep: median ns/op by syscall number")
         log(f"{'mechanism':<14} {'hook':<5} " + " ".join(f"{n:>6}" for n in nrs))
         for (mech, hook), by_nr in rows.items():
-            cells = [fmt_ns(by_nr[n]["median"]) if n in by_nr else "-"
-                     for n in nrs]
+            cells = [fmt_ns(by_nr[n]["median"], compact=True)
+                     if n in by_nr else "-" for n in nrs]
             log(f"{mech:<14} {hook:<5} " + " ".join(f"{c:>6}" for c in cells))
 
 

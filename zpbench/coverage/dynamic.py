@@ -39,6 +39,9 @@ import subprocess
 import tempfile
 import time
 
+from .. import proc
+from ..bench.common import BenchError
+from ..bench.mechs import runner_list
 from . import corpus, observe
 from .sysnames import name as sysname
 
@@ -52,12 +55,10 @@ LISTED = {}
 def load_list(runner):
     """Reads the runner's list into LISTED; returns it (a list of dicts,
     in the list's order)."""
-    r = subprocess.run([runner, "--list", "--json"], capture_output=True,
-                       text=True, timeout=60)
-    if r.returncode != 0:
-        raise RunError(f"{runner} --list --json exited {r.returncode}: "
-                       f"{r.stderr.strip()[:300]}")
-    listed = json.loads(r.stdout)
+    try:
+        listed = runner_list(runner)
+    except BenchError as e:
+        raise RunError(str(e))
     LISTED.clear()
     LISTED.update({m["name"]: m for m in listed})
     return listed
@@ -145,10 +146,7 @@ def run_one(argv, prog, env, timeout, extra_env=None):
                 raise RunError(f"driving {prog.name}: {e}")
         _, err = p.communicate(timeout=timeout)
     except BaseException:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        proc.killpg(p.pid, signal.SIGKILL)
         p.communicate()
         raise
     tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
@@ -171,18 +169,25 @@ class Runner:
             prog.setup(env)
         return env
 
+    @staticmethod
+    def _shared_files(tmp, *names):
+        """Empty files in tmp that every process of the run may append to:
+        processes that drop privileges (nginx's worker runs as nobody)
+        must still be able to write their records. Returns their paths."""
+        os.chmod(tmp, 0o777)
+        paths = [os.path.join(tmp, n) for n in names]
+        for f in paths:
+            with open(f, "w"):
+                pass
+            os.chmod(f, 0o666)
+        return paths
+
     def count(self, prog, mech):
         """{counts, bypassed, lines, status, seconds, command} of one run
         of prog under mech with the count hook."""
         env = self._prepare(prog)
         try:
-            stats = os.path.join(env.tmp, "stats.json")
-            # Processes that drop privileges (nginx's worker runs as
-            # nobody) must still be able to append their counts.
-            os.chmod(env.tmp, 0o777)
-            with open(stats, "w"):
-                pass
-            os.chmod(stats, 0o666)
+            stats, = self._shared_files(env.tmp, "stats.json")
             cmd = [self.runner, f"--mech={mech}", "--hook=count",
                    f"--stats={stats}", "--"] + prog.argv(env)
             try:
@@ -207,13 +212,8 @@ class Runner:
         seconds, command}."""
         env = self._prepare(prog)
         try:
-            stats = os.path.join(env.tmp, "stats.json")
-            obs = os.path.join(env.tmp, "observed.json")
-            os.chmod(env.tmp, 0o777)
-            for f in (stats, obs):
-                with open(f, "w"):
-                    pass
-                os.chmod(f, 0o666)
+            stats, obs = self._shared_files(env.tmp, "stats.json",
+                                            "observed.json")
             cmd = [self.runner, f"--mech={mech}", "--hook=count",
                    f"--stats={stats}", "--"] + prog.argv(env)
             # libcovmark.so after the mechanism's library (the runner
@@ -319,6 +319,16 @@ def _reason(prog, family, nr, static):
     return r
 
 
+def _marked(prog, truth, hooked):
+    """Per number the torture program marks: its known call count, what
+    the truth and the mechanism counted, and the mechanism's coverage of
+    the marked calls."""
+    return {str(n): {"name": sysname(n), "calls": calls,
+                     "truth": truth.get(n, 0), "hooked": hooked.get(n, 0),
+                     "coverage": hooked.get(n, 0) / calls if calls else None}
+            for n, calls in prog.marked.items()}
+
+
 def coverage(prog, mech, truth, hooked, window, truth2=None):
     """One record's numbers: compare hooked with the truth per number.
     truth2, a second truth run, shows what varies from run to run."""
@@ -370,11 +380,7 @@ def coverage(prog, mech, truth, hooked, window, truth2=None):
                        "hooked": h.get(n, 0), "missing": miss, "why": why})
     per_nr = {str(n): {"name": sysname(n), "truth": t.get(n, 0),
                        "hooked": h.get(n, 0)} for n in nrs}
-    marked = {}
-    for n, calls in prog.marked.items():
-        marked[str(n)] = {"name": sysname(n), "calls": calls,
-                          "truth": t.get(n, 0), "hooked": h.get(n, 0),
-                          "coverage": h.get(n, 0) / calls if calls else None}
+    marked = _marked(prog, t, h)
     return {
         "truth_total": t_total,
         "hooked_total": sum(h.values()),
@@ -509,11 +515,7 @@ def coverage_same_run(prog, mech, run, rules, preloaded):
                        "machinery": a["machinery"].get(n, 0),
                        "bypassed": a["bypass"].get(n, 0)}
               for n in sorted(set(nrs) | set(a["machinery"]))}
-    marked = {}
-    for n, calls in prog.marked.items():
-        marked[str(n)] = {"name": sysname(n), "calls": calls,
-                          "truth": obs.get(n, 0), "hooked": h.get(n, 0),
-                          "coverage": h.get(n, 0) / calls if calls else None}
+    marked = _marked(prog, obs, h)
     return {
         "method": "same-run",
         "truth_total": t_total,

@@ -9,7 +9,7 @@ runs on the other end of the shared-memory link with usnet applied the
 cheapest way, usnet-preload.so (libc wrappers, no mechanism), the same in
 every configuration. `none` is the server with usnet-preload.so too: the
 stack without a mechanism, the paper's baseline. The steps, records and
-tables are the macro stage's (benchlib/macro.py), under stage "usnet".
+tables are the macro stage's (bench/macro.py), under stage "usnet".
 
 Runs with --full or ZPB_USNET=1 (the default run leaves it out, saying so).
 Mechanisms: every one that runs a hook library (zpbench-run tells: the
@@ -22,9 +22,10 @@ import shutil
 import subprocess
 import tempfile
 
+from .. import proc, servers
 from .common import log
 from . import macro
-from .macro import CASES, MacroStep, zpmacro
+from .macro import CASES, MacroStep
 
 STAGE = "usnet"
 SERVER_ADDR, CLIENT_ADDR = "10.91.0.1", "10.91.0.2"
@@ -70,7 +71,7 @@ class _OnUsnet:
             r = subprocess.run(list(self.client_prefix) + argv,
                                timeout=timeout, stdin=subprocess.DEVNULL,
                                capture_output=True,
-                               preexec_fn=zpmacro._die_with_parent)
+                               preexec_fn=proc.die_with_parent)
         except subprocess.TimeoutExpired:
             raise OSError(f"{argv[0]} did not finish within {timeout} s")
         if r.returncode:
@@ -83,7 +84,7 @@ class _OnUsnet:
         shutil.rmtree(self.link_dir, ignore_errors=True)
 
 
-class UsnetRedis(_OnUsnet, zpmacro.RedisServer):
+class UsnetRedis(_OnUsnet, servers.RedisServer):
     def prepare(self):
         return super().prepare() + ["--protected-mode", "no"]
 
@@ -102,29 +103,29 @@ class UsnetRedis(_OnUsnet, zpmacro.RedisServer):
                             str(self.port)] + list(args)).decode()
 
 
-class UsnetNginx(_OnUsnet, zpmacro.NginxServer):
+class UsnetNginx(_OnUsnet, servers.NginxServer):
     def _get(self, which):
         return self.client(["curl", "-sf", "--max-time", "10",
                             self.url(which)])
 
     def ready(self):
-        return len(self._get("small")) == zpmacro.SMALL_BYTES
+        return len(self._get("small")) == servers.SMALL_BYTES
 
     def check_files(self):
-        for which, size in (("small", zpmacro.SMALL_BYTES),
-                            ("64k", zpmacro.LARGE_BYTES)):
+        for which, size in (("small", servers.SMALL_BYTES),
+                            ("64k", servers.LARGE_BYTES)):
             try:
                 got = len(self._get(which))
             except OSError as e:
-                raise zpmacro.ServerError(f"GET {which}: {e}")
+                raise servers.ServerError(f"GET {which}: {e}")
             if got != size:
-                raise zpmacro.ServerError(f"GET {which}: {got} bytes "
+                raise servers.ServerError(f"GET {which}: {got} bytes "
                                           f"instead of {size}")
 
 
 class UsnetStep(MacroStep):
     stage = STAGE
-    servers = {"redis": UsnetRedis, "nginx": UsnetNginx}
+    server_classes = {"redis": UsnetRedis, "nginx": UsnetNginx}
 
 
 def _hook_lib_refusal(rs, mech):

@@ -27,8 +27,10 @@ import tempfile
 import time
 
 from . import micro
-from .common import (StepSkipped, ci_median, ci_vs, fmt_ns, log, mech_command,
-                     run_child, summarize)
+from ..fmt import fmt_ns
+from ..stats import ci_median, ci_vs, summarize
+from .common import StepSkipped, log, run_child
+from .mechs import mech_command
 
 STAGE = "startup"
 CASES = {
@@ -100,7 +102,7 @@ class StartupStep:
         rec.update(summarize(rec["samples"]))
         _refresh_vs_none(recs)
         rs.results.save()
-        return f"{fmt_ns(summarize(samples)['median'])} ms"
+        return f"{fmt_ns(summarize(samples)['median'], compact=True)} ms"
 
 
 def finalize(records):
@@ -178,6 +180,7 @@ def report(records):
         added = f"{vs['overhead_ms']:+.2f}" if vs else "-"
         ratio = f"{vs['ratio']:.2f}" if vs else "-"
         variant = r["variant"] or "-"
+        med, lo, hi = (fmt_ns(v, compact=True) for v in
+                       (r["median"], sp["min"], sp["max"]))
         log(f"{r['case']:<8} {r['mechanism']:<11} {variant:<14} "
-            f"{fmt_ns(r['median']):>7} {fmt_ns(sp['min']):>7}-"
-            f"{fmt_ns(sp['max']):<7} {added:>8} {ratio:>6}")
+            f"{med:>7} {lo:>7}-{hi:<7} {added:>8} {ratio:>6}")

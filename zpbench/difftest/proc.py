@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Running one command natively or under a mechanism, and what came out."""
-import os
 import signal
 import subprocess
 import time
+
+from ..proc import killpg
 
 
 class Run:
@@ -29,19 +30,16 @@ def run(argv, cwd, env, timeout, stdin=None):
         out, err = p.communicate(stdin, timeout=timeout)
         status = p.returncode if p.returncode >= 0 else 128 - p.returncode
     except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
+        killpg(p.pid, signal.SIGKILL)
         out, err = p.communicate()
         status = "timeout"
     except BaseException:
-        os.killpg(p.pid, signal.SIGKILL)
+        killpg(p.pid, signal.SIGKILL)
         p.communicate()
         raise
     finally:
         # leftovers of a run that exited (daemonised children) go too
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        killpg(p.pid, signal.SIGKILL)
     return Run(status, out, err, time.monotonic() - t0)
 
 

@@ -2,7 +2,7 @@
 """The macrobenchmark stage: the real redis-server and nginx under every
 mechanism x hook (pass, count), loaded by redis-benchmark and wrk running
 unhooked on another CPU of 127.0.0.1. The server drivers are in
-macrobench/zpmacro.py; what is measured and how: macrobench/README.md.
+zpbench/servers.py; what is measured and how: macrobench/README.md.
 
 One step = one server started under one (mechanism, hook), warmed up,
 loaded once per case, stopped. The whole matrix runs `rounds` times
@@ -22,17 +22,13 @@ Environment (scripts/bench has no options of its own for this stage):
 
 import os
 import shutil
-import sys
 import time
 
-from .common import (BenchError, StepFailed, StepSkipped, ci_median,
-                     ci_vs, list_mechanisms, log, summarize)
-
-_MACRODIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "macrobench")
-if _MACRODIR not in sys.path:
-    sys.path.insert(0, _MACRODIR)
-import zpmacro  # noqa: E402
+from .. import servers
+from ..fmt import fmt_ms, fmt_rps
+from ..stats import ci_median, ci_vs, summarize
+from . import micro
+from .common import BenchError, StepFailed, StepSkipped, log
 
 STAGE = "macro"
 
@@ -124,10 +120,10 @@ def _env_list(name, valid):
 
 
 class MacroStep:
-    # The usnet stage (benchlib/usnet.py) runs the same steps with its own
+    # The usnet stage (bench/usnet.py) runs the same steps with its own
     # servers: its records carry its stage name, its state is rs.<stage>.
     stage = STAGE
-    servers = zpmacro.SERVERS
+    server_classes = servers.SERVERS
 
     def __init__(self, group, cases, mech, hook, rnd, rounds):
         self.group = group
@@ -151,7 +147,7 @@ class MacroStep:
         t0 = time.monotonic()
         times = _times.setdefault(self.stage, {"first": t0, "steps": 0})
         hook = "none" if self.mech.name == "none" else self.hook
-        srv = self.servers[self.server](
+        srv = self.server_classes[self.server](
             rs.runner, self.mech.name, None if hook == "none" else hook,
             cpu=m["server_cpu"], ready_timeout=m["ready_timeout"])
         got = []  # (case, sample dict)
@@ -163,10 +159,10 @@ class MacroStep:
                     got = self._nginx(rs, srv)
                 served = _served(self.server, srv, got)
                 if not srv.alive():
-                    raise zpmacro.ServerError(
+                    raise servers.ServerError(
                         f"{self.server} exited during the load: "
                         f"{srv.output_tail()}")
-        except zpmacro.ServerError as e:
+        except servers.ServerError as e:
             if not got:
                 m["dead"][k] = f"failed in round {self.round}: {e}"
             raise StepFailed(str(e))
@@ -192,7 +188,7 @@ class MacroStep:
             cpu = f" {cpu:.1f} CPU us/req" if cpu is not None else ""
             load = s.get("load") or {}
             cb = " CLIENT-BOUND" if load.get("client_bound") else ""
-            parts.append(f"{case.split('-', 1)[1]} {_fmt_rps(s['rps'])} "
+            parts.append(f"{case.split('-', 1)[1]} {fmt_rps(s['rps'])} "
                          f"req/s{cpu}{cb}{e}")
         if calls and calls["per_request"]:
             parts.append(f"{calls['per_request']:.2f} syscalls/req")
@@ -214,7 +210,7 @@ class MacroStep:
             # requests overstate the sustained rate (samples came out
             # shorter than redis_s)
             wn = WARMUP_REQUESTS[p] * (1 if nk in m["requests"] else 5)
-            w = zpmacro.redis_load(srv.port, tests, wn, p,
+            w = servers.redis_load(srv.port, tests, wn, p,
                                    cpu=m["load_cpu"], server=srv)
             if nk not in m["requests"]:
                 rps = min(w[t.upper()]["rps"] for t in tests)
@@ -224,7 +220,7 @@ class MacroStep:
             n = m["requests"][nk]
             # one load run per test: each sample gets its own CPU time
             for c in cs:
-                r = zpmacro.redis_load(srv.port, [CASES[c].test], n, p,
+                r = servers.redis_load(srv.port, [CASES[c].test], n, p,
                                        cpu=m["load_cpu"], server=srv)
                 if r["_wall_s"] < prof["redis_s"] and n < prof["cap"][p]:
                     # the rate moved since the calibration (foreign load):
@@ -232,7 +228,7 @@ class MacroStep:
                     n = min(prof["cap"][p], int(n * prof["redis_s"] *
                                                 REDIS_MARGIN / r["_wall_s"])
                             // 1000 * 1000 + 1000)
-                    r = zpmacro.redis_load(srv.port, [CASES[c].test], n, p,
+                    r = servers.redis_load(srv.port, [CASES[c].test], n, p,
                                            cpu=m["load_cpu"], server=srv)
                 s = dict(r[CASES[c].test.upper()])
                 s["command"] = r["_command"]
@@ -249,7 +245,7 @@ class MacroStep:
         srv.check_files()  # both files whole, and a warm-up
         got = []
         for c in self.cases:
-            r = zpmacro.wrk_load(srv.url(CASES[c].file),
+            r = servers.wrk_load(srv.url(CASES[c].file),
                                  m["profile"]["wrk_s"], cpu=m["load_cpu"],
                                  server=srv)
             r["command"] = r.pop("_command")
@@ -315,12 +311,12 @@ def _args(case, m):
     c = CASES[case]
     if c.server == "redis":
         return {"server": "redis", "test": c.test, "pipeline": c.pipeline,
-                "clients": zpmacro.REDIS_CLIENTS}
+                "clients": servers.REDIS_CLIENTS}
     return {"server": "nginx", "file": c.file,
-            "bytes": zpmacro.SMALL_BYTES if c.file == "small"
-            else zpmacro.LARGE_BYTES,
-            "threads": zpmacro.WRK_THREADS,
-            "connections": zpmacro.WRK_CONNECTIONS,
+            "bytes": servers.SMALL_BYTES if c.file == "small"
+            else servers.LARGE_BYTES,
+            "threads": servers.WRK_THREADS,
+            "connections": servers.WRK_CONNECTIONS,
             "duration_s": m["profile"]["wrk_s"]}
 
 
@@ -385,7 +381,7 @@ def plan(rs):
     rs.macro = m = {"index": {}, "dead": {}, "requests": {}}
     steps, skipped = [], []
     flag = os.environ.get("ZPB_MACRO", "").strip()
-    micro_only = rs.quick or len(rs.cases) < _n_micro_cases()
+    micro_only = rs.quick or len(rs.cases) < len(micro.CASES)
     if flag == "0" or (flag != "1" and micro_only):
         why = "ZPB_MACRO=0" if flag == "0" else \
             "--quick" if rs.quick else "--cases"
@@ -443,33 +439,29 @@ def plan(rs):
     # default run: the zpoline variants only differ by a few ns to ~150 ns
     # per call, below this stage's noise; --full or --mechs brings them in
     asked = rs.mechs_asked
+
+    def skip_all(mech, reason):
+        for c in cases:
+            for h in hooks:
+                skipped.append({"stage": STAGE, "case": c,
+                                "mechanism": mech.name, "hook": h,
+                                "reason": reason})
+
     for mech in rs.mechs:
         if mech.micro_only:
             continue  # a placement or kernel-share configuration (micro)
         if profile == "default" and not asked and \
                 mech.name in MACRO_LEFT_OUT:
-            for c in cases:
-                for h in hooks:
-                    skipped.append({
-                        "stage": STAGE, "case": c, "mechanism": mech.name,
-                        "hook": h, "reason": "default run (time budget): "
-                        "in the macro stage with --full or --mechs only"})
+            skip_all(mech, "default run (time budget): in the macro stage "
+                     "with --full or --mechs only")
             continue
         if profile == "default" and not asked and \
                 mech.family == "zpoline" and mech.variant:
-            for c in cases:
-                for h in hooks:
-                    skipped.append({
-                        "stage": STAGE, "case": c, "mechanism": mech.name,
-                        "hook": h, "reason": "zpoline variant: in the macro "
-                        "stage with --full or --mechs only"})
+            skip_all(mech, "zpoline variant: in the macro stage with --full "
+                     "or --mechs only")
             continue
         if mech.name != "none" and rs.runner is None:
-            for c in cases:
-                for h in hooks:
-                    skipped.append({"stage": STAGE, "case": c,
-                                    "mechanism": mech.name, "hook": h,
-                                    "reason": "zpbench-run is not built"})
+            skip_all(mech, "zpbench-run is not built")
             continue
         mechs.append(mech)
     configs = [(mech, hook) for mech in mechs
@@ -485,27 +477,6 @@ def plan(rs):
             for mech, hook in order:
                 steps.append(MacroStep(grp, scases, mech, hook, rnd, rounds))
     return steps, skipped
-
-
-def _n_micro_cases():
-    from . import micro
-    return len(micro.CASES)
-
-
-def _fmt_rps(x):
-    if x is None:
-        return "-"
-    if x >= 10000:
-        return f"{x / 1000:.0f}k"
-    if x >= 1000:
-        return f"{x / 1000:.1f}k"
-    return f"{x:.0f}"
-
-
-def _fmt_ms(x):
-    if x is None:
-        return "-"
-    return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
 
 
 def report(records, stage=STAGE):
@@ -538,14 +509,14 @@ def report(records, stage=STAGE):
         if r.get("client_bound_samples"):
             client += f"!{r['client_bound_samples']}"
         log(f"{r['case']:<14} {r['mechanism']:<14} {r['hook']:<5} "
-            f"{_fmt_rps(r['median']):>7} {_fmt_rps(sp['min']):>7}-"
-            f"{_fmt_rps(sp['max']):<7} {vs:>6} {_fmt_ms(r['p50_ms']):>7} "
-            f"{_fmt_ms(r['p99_ms']):>7} {errs:>4} {per:>7} {cpu:>9} "
+            f"{fmt_rps(r['median']):>7} {fmt_rps(sp['min']):>7}-"
+            f"{fmt_rps(sp['max']):<7} {vs:>6} {fmt_ms(r['p50_ms']):>7} "
+            f"{fmt_ms(r['p99_ms']):>7} {errs:>4} {per:>7} {cpu:>9} "
             f"{client:>7}")
     log("(CPUus/req: CPU time of the server process tree, and of the "
         "tracer under ptrace, per request served; client: the load "
         "generator's CPU utilisation, !n = n samples client-bound, >= "
-        f"{zpmacro.CLIENT_BOUND * 100:.0f} %)")
+        f"{servers.CLIENT_BOUND * 100:.0f} %)")
     cases = [c for c in CASES if any(r["case"] == c for r in recs)]
     rows = {}
     for r in recs:
@@ -563,7 +534,7 @@ def report(records, stage=STAGE):
             elif r["vs_none"]:
                 cells.append(f"{r['vs_none']['ratio']:.2f}")
             elif mech == "none":
-                cells.append(_fmt_rps(r["median"]))
+                cells.append(fmt_rps(r["median"]))
             else:
                 cells.append("-")
         log(f"{mech:<14} {hook:<5}" + "".join(f"{x:>{w}}" for x in cells))

@@ -8,15 +8,13 @@ stopped on every way out (a `with` block: SIGTERM to its process group,
 SIGKILL after a bound), and also dies with this process if that is killed
 outright (PR_SET_PDEATHSIG). See macrobench/README.md.
 
-Used by scripts/benchlib/macro.py (the `macro` stage of scripts/bench) and
+Used by zpbench/bench/macro.py (the `macro` stage of scripts/bench) and
 by macrobench/macro-run (one server, one mechanism, by hand).
 """
 
-import ctypes
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -24,13 +22,14 @@ import subprocess
 import tempfile
 import time
 
+from . import proc
+
 HOST = "127.0.0.1"
 REDIS_CLIENTS = 50
 WRK_THREADS = 1
 WRK_CONNECTIONS = 32
 SMALL_BYTES = 612      # the size of nginx's stock index.html
 LARGE_BYTES = 64 * 1024
-STOP_GRACE_S = 5.0
 
 
 class ServerError(Exception):
@@ -38,129 +37,7 @@ class ServerError(Exception):
     holds what went wrong and the tail of the server's output."""
 
 
-# ---- processes -----------------------------------------------------------
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent():
-    """preexec_fn: SIGKILL this child when the process that started it
-    ends, so that even a SIGKILLed driver leaves no server behind (kept
-    across exec; a ptrace tracer kills its tracee when it dies)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def pin(cpu, argv):
-    """argv pinned to one CPU with taskset (unchanged when cpu is None)."""
-    if cpu is None:
-        return list(argv)
-    return ["taskset", "-c", str(cpu)] + list(argv)
-
-
-def cpus():
-    """(server CPU, load CPU): the last usable CPU for the server (the one
-    the microbenchmarks use), another one for the load generator; the same
-    one (None for the load) on a single-CPU machine."""
-    usable = sorted(os.sched_getaffinity(0))
-    server = usable[-1]
-    others = [c for c in usable if c != server]
-    return server, (others[-1] if others else None)
-
-
-def group_members(pgid):
-    """Live processes of process group pgid."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rindex(")") + 2:].split()
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            out.append(int(d))
-    return out
-
-
-def kill_group(p, grace=STOP_GRACE_S):
-    """Stops what p started: SIGTERM to the members of p's process group
-    other than p itself (p is the runner, which forks the server; a ptrace
-    tracer must not get the SIGTERM itself: it would die and take its
-    tracee with it before the count hook's JSON is written), or to p when
-    it is alone; then waits for p up to `grace` seconds and SIGKILLs the
-    whole group. Reaps p. Returns 'exited', 'terminated' or 'killed'."""
-    if p.poll() is not None:
-        _killpg(p.pid, signal.SIGKILL)  # strays of an exited runner
-        return "exited"
-    others = [q for q in group_members(p.pid) if q != p.pid]
-    for q in others or [p.pid]:
-        try:
-            os.kill(q, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
-    try:
-        p.wait(timeout=grace)
-        how = "terminated"
-    except subprocess.TimeoutExpired:
-        how = "killed"
-    _killpg(p.pid, signal.SIGKILL)
-    try:
-        p.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass  # unkillable (D state): nothing more to do from here
-    return how
-
-
-def _killpg(pgid, sig):
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu_s(pid):
-    """utime + stime of process pid (all its threads) in seconds, from
-    /proc/PID/stat; None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            st = f.read()
-    except OSError:
-        return None
-    fields = st[st.rindex(")") + 2:].split()
-    # fields[0] is field 3 (state): utime and stime are fields 14 and 15
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def tree_cpu(pgid):
-    """{pid: cpu seconds} of every live member of process group pgid (the
-    runner, which is the tracer under ptrace, and the server)."""
-    out = {}
-    for pid in group_members(pgid):
-        c = proc_cpu_s(pid)
-        if c is not None:
-            out[pid] = c
-    return out
-
-
-def cpu_delta(before, after):
-    """CPU seconds the processes spent between two tree_cpu() snapshots
-    (a process new since `before` counts whole)."""
-    return {pid: c - before.get(pid, 0.0) for pid, c in after.items()}
-
-
-def _children_cpu_s():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
+# ---- the load generator --------------------------------------------------
 
 def run_load(argv, timeout):
     """Runs a load generator in its own session; killed with its group on
@@ -168,25 +45,21 @@ def run_load(argv, timeout):
     and records the run's wall time and the generator's CPU time (user +
     system, from the rusage of reaped children: the generator is the only
     child reaped meanwhile) in run_load.last = {"wall_s", "cpu_s"}."""
-    c0, t0 = _children_cpu_s(), time.monotonic()
+    c0, t0 = proc.children_cpu_s(), time.monotonic()
     try:
         p = subprocess.Popen(argv, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,
                              start_new_session=True,
-                             preexec_fn=_die_with_parent)
+                             preexec_fn=proc.die_with_parent)
     except OSError as e:
         raise ServerError(f"cannot run {argv[0]}: {e}")
     try:
-        out, err = p.communicate(timeout=timeout)
-    except BaseException as e:
-        _killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        if isinstance(e, subprocess.TimeoutExpired):
-            raise ServerError(f"{os.path.basename(argv[0])} did not finish "
-                              f"within {timeout:.0f} s")
-        raise
+        out, err = proc.communicate(p, timeout)
+    except subprocess.TimeoutExpired:
+        raise ServerError(f"{os.path.basename(argv[0])} did not finish "
+                          f"within {timeout:.0f} s")
     run_load.last = {"wall_s": time.monotonic() - t0,
-                     "cpu_s": _children_cpu_s() - c0}
+                     "cpu_s": proc.children_cpu_s() - c0}
     return p.returncode, out, err
 
 
@@ -376,7 +249,7 @@ class Server:
             stats = self.stats_path if self.hook == "count" else None
             if stats and os.path.exists(stats):
                 os.unlink(stats)
-            self.command = pin(self.cpu, runner_argv(
+            self.command = proc.pin(self.cpu, runner_argv(
                 self.runner, self.mech, self.hook, stats,
                 death_guard() + self.server_prefix() + argv))
             t0 = time.monotonic()
@@ -385,7 +258,7 @@ class Server:
                 self.proc = subprocess.Popen(
                     self.command, stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT, cwd=self.dir,
-                    start_new_session=True, preexec_fn=_die_with_parent)
+                    start_new_session=True, preexec_fn=proc.die_with_parent)
             except OSError as e:
                 raise ServerError(f"cannot run {self.command[0]}: {e}")
             finally:
@@ -397,7 +270,7 @@ class Server:
                 return self
             except ServerError as e:
                 last = e
-                kill_group(self.proc)
+                proc.kill_group(self.proc)
                 self.proc = None
                 if "in use" not in self.output_tail():
                     break  # not a port race: no point retrying
@@ -428,7 +301,7 @@ class Server:
 
     def cpu_snapshot(self):
         """CPU seconds of the runner's process group, per pid."""
-        return tree_cpu(self.proc.pid) if self.proc is not None else {}
+        return proc.tree_cpu(self.proc.pid) if self.proc is not None else {}
 
     def cpu_per_request(self, before, after, requests):
         """What the server side spent per request served between two
@@ -438,13 +311,13 @@ class Server:
         of its group is the server (setpriv execs it)."""
         if not requests or requests <= 0:
             return None
-        d = cpu_delta(before, after)
+        d = proc.cpu_delta(before, after)
         runner = d.pop(self.proc.pid if self.proc else -1, 0.0)
         server = sum(d.values())
         per = 1e6 / requests
         return {"server_us": server * per, "tracer_us": runner * per,
                 "total_us": (server + runner) * per, "requests": requests,
-                "cpu_s": server + runner, "clk_tck": CLK_TCK}
+                "cpu_s": server + runner, "clk_tck": proc.CLK_TCK}
 
     def stop(self):
         """Stops the server (idempotent); reads the count JSON. SIGINT and
@@ -459,7 +332,7 @@ class Server:
 
     def _stop(self):
         if self.proc is not None:
-            self.stopped_how = kill_group(self.proc)
+            self.stopped_how = proc.kill_group(self.proc)
             self.proc = None
         if self.dir and self.hook == "count":
             self.stats = read_stats(self.stats_path)
@@ -488,20 +361,30 @@ def resp_command(port, *args, timeout=2.0):
     for a in args:
         a = a.encode() if isinstance(a, str) else a
         req += b"$%d\r\n%s\r\n" % (len(a), a)
+    def whole(buf):
+        if buf[:1] in (b"+", b"-", b":"):
+            return buf.endswith(b"\r\n")
+        if buf[:1] == b"$":
+            head, _, rest = buf.partition(b"\r\n")
+            return head == b"$-1" or len(rest) >= int(head[1:]) + 2
+        return False
+
     with socket.create_connection((HOST, port), timeout=timeout) as s:
         s.sendall(req)
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            if buf[:1] in (b"+", b"-", b":") and buf.endswith(b"\r\n"):
-                break
-            if buf[:1] == b"$":
-                head, _, rest = buf.partition(b"\r\n")
-                if head == b"$-1" or len(rest) >= int(head[1:]) + 2:
-                    break
+        return _receive(s, whole)
+
+
+def _receive(s, whole=lambda buf: False):
+    """What socket s sends until it closes, or until whole(bytes so far)
+    says the reply is complete (redis keeps the connection open)."""
+    buf = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        if whole(buf):
+            break
     return buf
 
 
@@ -573,9 +456,10 @@ def redis_load(port, tests, requests, pipeline, cpu=None,
     `server` is given) plus anything redis-benchmark printed as an error."""
     host, prefix = (server.host, list(server.client_prefix)) if server \
         else (HOST, [])
-    argv = pin(cpu, prefix + ["redis-benchmark", "-h", host, "-p", str(port),
-                     "-c", str(clients), "-n", str(requests),
-                     "-P", str(pipeline), "-t", ",".join(tests), "--csv"])
+    argv = proc.pin(cpu, prefix + [
+        "redis-benchmark", "-h", host, "-p", str(port), "-c", str(clients),
+        "-n", str(requests), "-P", str(pipeline), "-t", ",".join(tests),
+        "--csv"])
     if timeout is None:
         timeout = 60 + requests * len(tests) / 500.0  # >= 500 req/s
     before = server.commands_processed() if server else None
@@ -639,7 +523,7 @@ def _nginx_modules_without():
 
 
 NGINX_CONF = """\
-# generated by macrobench/zpmacro.py
+# generated by zpbench/servers.py
 daemon off;
 master_process off;
 worker_processes 1;
@@ -720,12 +604,7 @@ def http_get(port, path, timeout=5.0):
     """(status, body) of one HTTP/1.0 GET."""
     with socket.create_connection((HOST, port), timeout=timeout) as s:
         s.sendall(f"GET {path} HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode())
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
+        buf = _receive(s)
     head, _, body = buf.partition(b"\r\n\r\n")
     m = re.match(rb"HTTP/1\.\d (\d+)", head)
     return (int(m.group(1)) if m else 0), body
@@ -774,9 +653,9 @@ def wrk_load(url, duration_s, cpu=None, threads=WRK_THREADS,
     """wrk -t1 -c32 -d<duration> --latency url, pinned to cpu. With
     `server`, also the server side's CPU time per request ("_cpu")."""
     prefix = list(server.client_prefix) if server else []
-    argv = pin(cpu, prefix + ["wrk", f"-t{threads}", f"-c{connections}",
-                     f"-d{int(duration_s)}s", f"--timeout={timeout_s}s",
-                     "--latency", url])
+    argv = proc.pin(cpu, prefix + [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration_s)}s",
+        f"--timeout={timeout_s}s", "--latency", url])
     cpu0 = server.cpu_snapshot() if server else None
     rc, out, err = run_load(argv, duration_s + timeout_s + 30)
     cpu1 = server.cpu_snapshot() if server else None

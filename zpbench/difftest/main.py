@@ -10,13 +10,15 @@ import tempfile
 import time
 from fnmatch import fnmatchcase
 
+from ..bench.common import BenchError
+from ..bench.mechs import list_mechanisms
+from ..fmt import fmt_elapsed
+from ..machine import default_cpu, machine_context
+from ..results import Results
 from . import cases, proc, xfail
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SRCDIR, "scripts"))
-from benchlib.common import (BenchError, Results, default_cpu,  # noqa: E402
-                             fmt_elapsed, list_mechanisms, machine_context)
 
 # The in-process mechanisms, in the order they run; ptrace only with --full
 # (time budget: it is 5-25x slower on these programs).
@@ -224,7 +226,7 @@ def main(argv=None):
         print(f"difftest: CPython tests ignored everywhere: {pat}: {why}")
         res.doc["excluded"].append({"item": f"cpython/{pat}", "reason": why})
     print(f"difftest: expected failures ({len(xfail.TABLE)} entries in "
-          "difftest/dtlib/xfail.py):", flush=True)
+          "zpbench/difftest/xfail.py):", flush=True)
     for x in xfail.TABLE:
         print(f"  xfail {x}", flush=True)
 
@@ -314,7 +316,7 @@ def main(argv=None):
                             continue
                         msg = (f"{mech.name} x {x.item}: unexpectedly "
                                f"passed: remove the entry from "
-                               f"difftest/dtlib/xfail.py ({x.issue})")
+                               f"zpbench/difftest/xfail.py ({x.issue})")
                         failed.append(msg)
                         res.doc["unexpected_passes"].append(msg)
                         print(f"  ERROR {msg}", flush=True)
@@ -413,6 +415,6 @@ def summary(run_cases, rows, table, per_mech):
     print()
     for r in [head] + body:
         print("  ".join(x.ljust(w[i]) for i, x in enumerate(r)).rstrip())
-    print("(+Nx: N expected failures from difftest/dtlib/xfail.py; native "
+    print("(+Nx: N expected failures from zpbench/difftest/xfail.py; native "
           "time is all native runs)")
     print()

@@ -101,7 +101,7 @@ def _range(path, name):
         if n == name:
             return o, o + size
     raise ObserveError(f"{path}: no symbol {name} (rules of coverage/"
-                       "harness/observe.py out of date?)")
+                       "zpbench/coverage/observe.py out of date?)")
 
 
 class Rules:

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""Reading results files (results/README.md) for the figures, the report,
-scripts/compare and scripts/regress. Nothing here measures anything: every
-number comes out of a results file.
+"""Results files (results/README.md): writing one while a run measures
+(Results), and reading them for the figures, the report, scripts/compare
+and scripts/regress. Nothing here measures anything: every number the
+readers use comes out of a results file.
 
 A "results set" is one results file, or a results directory. In a directory
 every *.json document that has "records" is read, and for each stage the
@@ -14,8 +15,48 @@ import glob
 import json
 import math
 import os
-import random
 import statistics
+import time
+
+from . import stats
+
+# results/README.md's schema_version: stamped in every document and its
+# context (machine.py).
+SCHEMA_VERSION = 1
+
+
+class Results:
+    """One JSON document per run set, rewritten atomically on every change."""
+
+    def __init__(self, path, context, options):
+        self.path = path
+        self.doc = {
+            "schema_version": SCHEMA_VERSION,
+            "context": context,
+            "options": options,
+            "mechanisms": [],
+            "records": [],
+            "skipped": [],
+            "failures": [],
+            "complete": False,
+            "interrupted": False,
+            "duration_s": 0.0,
+        }
+        self.t0 = time.monotonic()
+
+    def save(self):
+        self.doc["duration_s"] = round(time.monotonic() - self.t0, 3)
+        self.doc["context"]["loadavg_end"] = os.getloadavg()[0]
+        tmp = f"{self.path}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(self.doc, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, self.path)
+
+    def add(self, key, item):
+        self.doc[key].append(item)
+        self.save()
+
 
 # The order of `zpbench-run --list` (with the configurations bench derives
 # beside their mechanism), as the results files read so far record it in
@@ -269,59 +310,18 @@ def args_key(rec):
 
 # ---- bootstrap intervals --------------------------------------------------
 #
-# The same percentile bootstrap as scripts/benchlib/common.py (which stores
-# the intervals of medians and of ratios to none in the results): 1000
-# resamples, seed 16, so a report computed twice prints the same interval.
-# The report uses these for the ratios it forms itself (zpoline / peer,
-# paper vs here), from the samples the file holds.
-
-BOOT_N = 1000
-BOOT_SEED = 16
-
-
-def _boot_medians(xs, rng):
-    return [statistics.median(rng.choices(xs, k=len(xs)))
-            for _ in range(BOOT_N)]
-
-
-def _pct(xs, q):
-    pos = q * (len(xs) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
-def ratio_ci(num, den, level=0.95):
-    """(lo, hi) of median(num) / median(den) with both sample lists
-    resampled independently, or None with fewer than 2 samples a side."""
-    xs = [x for x in (num or []) if x is not None]
-    ys = [y for y in (den or []) if y is not None]
-    if len(xs) < 2 or len(ys) < 2:
-        return None
-    rng = random.Random(BOOT_SEED)
-    b = sorted(x / y for x, y in zip(_boot_medians(xs, rng),
-                                     _boot_medians(ys, rng)) if y)
-    if not b:
-        return None
-    a = (1 - level) / 2
-    return _pct(b, a), _pct(b, 1 - a)
-
+# The report's own ratios (zpoline / peer, paper vs here) get their
+# intervals from the samples the file holds, with the same bootstrap the
+# stages used for the intervals they stored (zpbench/stats.py).
 
 def rec_ratio_ci(a, b):
     """ratio_ci of two records' samples (None when either is missing)."""
     if not a or not b:
         return None
-    return ratio_ci(a.get("samples"), b.get("samples"))
+    return stats.ratio_ci(a.get("samples"), b.get("samples"))
 
 
-def fmt_ci(ci, fmt="{:.2f}"):
-    """" [lo-hi]" for a table cell, "" without an interval."""
-    if not ci:
-        return ""
-    return " [" + fmt.format(ci[0]) + "-" + fmt.format(ci[1]) + "]"
-
-
-# ---- captions and formatting --------------------------------------------
+# ---- captions ----------------------------------------------------------
 
 def short_commit(ctx):
     c = ctx.get("git_commit")
@@ -342,41 +342,6 @@ def caption(ctx, extra=None):
     if extra:
         s += " | " + extra
     return s
-
-
-def fmt_ns(v):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if v >= 10000:
-        return f"{v:,.0f}".replace(",", " ")
-    if v >= 100:
-        return f"{v:.0f}"
-    if v >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
-
-
-def fmt_short(v):
-    """A compact label for a bar: 16.1, 706, 3.6k, 369k, 1.2M."""
-    if v is None:
-        return "-"
-    if v >= 1e6:
-        return f"{v / 1e6:.1f}M"
-    if v >= 1e4:
-        return f"{v / 1e3:.0f}k"
-    if v >= 1e3:
-        return f"{v / 1e3:.1f}k"
-    return fmt_ns(v)
-
-
-def fmt_ratio(v):
-    if v is None:
-        return "-"
-    if v >= 100:
-        return f"x{v:.0f}"
-    if v >= 10:
-        return f"x{v:.1f}"
-    return f"x{v:.2f}"
 
 
 # ---- the data of each figure ---------------------------------------------
@@ -565,6 +530,22 @@ def coverage_value(rec):
     return None
 
 
+def coverage_matrix(rs):
+    """(programs, mechanisms, {(program, mech): record}, {mech: method}) of
+    the dynamic coverage records (scripts/coverage). Older records have no
+    `method`: their truth came from separate ptrace runs."""
+    recs = [r for r in rs.records("coverage") if r.get("case")]
+    progs, data, method = [], {}, {}
+    for r in recs:
+        if r["case"] not in progs:
+            progs.append(r["case"])
+        data[(r["case"], r["mechanism"])] = r
+        method[r["mechanism"]] = r.get("method", "separate-runs")
+    mechs = [m for m in rs.mechanisms() if m in method]
+    mechs += [m for m in method if m not in mechs]
+    return progs, mechs, data, method
+
+
 def coverage_rows(rs, after_startup=False):
     """(programs, mechanisms, {(program, mech): (percent, hooked, truth)}):
     dynamic coverage, stage "coverage" (scripts/coverage: `coverage` is
@@ -599,11 +580,26 @@ def coverage_rows(rs, after_startup=False):
 # say, and the evidence names the field it came from, so that a sentence
 # built on it can quote its source.
 
+def pti_enabled(meltdown):
+    """PTI on/off from the kernel's own meltdown report: "Mitigation: PTI"
+    means page-table isolation is active; "Not affected" (the CPU needs
+    none) and "Vulnerable" (turned off) mean it is not. Anything else
+    (missing file, an unknown wording) is None: not known. What
+    machine.pti_state records, and what the readers apply to files that
+    predate `context.pti`."""
+    if meltdown is None:
+        return None
+    if meltdown.startswith("Mitigation: PTI"):
+        return True
+    if meltdown.startswith(("Not affected", "Vulnerable")):
+        return False
+    return None
+
+
 def pti_of(ctx):
     """(True/False/None, evidence) for kernel page-table isolation.
     Files written before `context.pti` existed still carry the kernel's
-    meltdown report in `vulnerabilities`; the rule is the one
-    scripts/benchlib/common.py pti_state records."""
+    meltdown report in `vulnerabilities` (pti_enabled)."""
     p = ctx.get("pti")
     if isinstance(p, dict):
         enabled, meltdown = p.get("enabled"), p.get("meltdown")
@@ -611,14 +607,7 @@ def pti_of(ctx):
     else:
         meltdown = (ctx.get("vulnerabilities") or {}).get("meltdown")
         cmd = {}
-        if meltdown is None:
-            enabled = None
-        elif meltdown.startswith("Mitigation: PTI"):
-            enabled = True
-        elif meltdown.startswith(("Not affected", "Vulnerable")):
-            enabled = False
-        else:
-            enabled = None
+        enabled = pti_enabled(meltdown)
     if meltdown is None:
         return None, "meltdown state not recorded"
     ev = f"meltdown: {meltdown}"
