@@ -72,7 +72,7 @@ def _write(out, name, lines, variables, rs, extra):
 def fig1(rs, out):
     """Two index blocks (raw syscall, glibc getpid); rows: mechanism,
     null median/min/max, pass median/min/max."""
-    lines, nones, lows = [], [], []
+    lines, nones, lows, has = [], [], [], []
     any_rows = False
     tools = rs.tools()
     first_tool = [-1, -1]  # per panel: the row where the tools begin
@@ -99,6 +99,7 @@ def fig1(rs, out):
             n += 1
         if n == 0:
             lines.append(_word("(no data)") + (" " + MISSING) * 6 + ' ""')
+        has.append(int(n > 0))
         any_rows |= n > 0
         lines += ["", ""]
     if not any_rows:
@@ -106,7 +107,8 @@ def fig1(rs, out):
     return _write(out, "fig1-getpid", lines,
                   {"none_raw": _gpnum(nones[0]), "none_libc": _gpnum(nones[1]),
                    "floor": results.log_floor(lows),
-                   "tools_raw": first_tool[0], "tools_libc": first_tool[1]},
+                   "tools_raw": first_tool[0], "tools_libc": first_tool[1],
+                   "has_raw": has[0], "has_libc": has[1]},
                   rs, "bars: median, whiskers: min-max of the repetitions")
 
 
