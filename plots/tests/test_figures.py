@@ -27,35 +27,35 @@ try:
         fail(f"figures.py: exit {p.returncode}: {p.stderr[-400:]}")
     if not check_figures(out, FIGS):
         print("note: gnuplot not installed, its figures were not checked")
-    # micro records only: figures 4 and 5 skip with a message, exit 0
     with open(os.path.join(FIXTURE, "bench-fixture.json")) as fh:
         doc = json.load(fh)
-    doc["records"] = [r for r in doc["records"] if r["stage"] == "micro"]
-    micro = os.path.join(tmp, "micro-only.json")
-    with open(micro, "w") as fh:
-        json.dump(doc, fh)
-    p = run([PYTHON, os.path.join(PLOTS, "figures.py"), micro, "-o",
-             os.path.join(tmp, "m")])
-    if p.returncode != 0:
-        fail(f"figures.py on micro only: exit {p.returncode}: {p.stderr}")
+
+    def figures_of(keep, tag):
+        """figures.py on the fixture's records that keep() takes: its
+        output directory and stdout (a non-zero exit fails the test)."""
+        sub = dict(doc, records=[r for r in doc["records"] if keep(r)])
+        path = os.path.join(tmp, tag + ".json")
+        with open(path, "w") as fh:
+            json.dump(sub, fh)
+        d = os.path.join(tmp, tag)
+        p = run([PYTHON, os.path.join(PLOTS, "figures.py"), path, "-o", d])
+        if p.returncode != 0:
+            fail(f"figures.py on {tag}: exit {p.returncode}: "
+                 f"{p.stderr[-400:]}")
+        return d, p.stdout
+
+    # micro records only: figures 4 and 5 skip with a message, exit 0
+    d, stdout = figures_of(lambda r: r["stage"] == "micro", "micro-only")
     for f in ("fig4-macro", "fig5-coverage", "fig6-startup"):
-        if f"{f}: skipped" not in p.stdout:
-            fail(f"no skip message for {f}: {p.stdout}")
-        if os.path.exists(os.path.join(tmp, "m", f"{f}.png")):
+        if f"{f}: skipped" not in stdout:
+            fail(f"no skip message for {f}: {stdout}")
+        if os.path.exists(os.path.join(d, f"{f}.png")):
             fail(f"{f} drawn without records")
     # one getpid case only (a run with --cases getpid): figure 1 draws
     # with its other panel saying so, in both engines (gnuplot refused a
     # panel of missing values and the report failed)
-    doc["records"] = [r for r in doc["records"] if r.get("case") == "getpid"]
-    one = os.path.join(tmp, "getpid-only.json")
-    with open(one, "w") as fh:
-        json.dump(doc, fh)
-    p = run([PYTHON, os.path.join(PLOTS, "figures.py"), one, "-o",
-             os.path.join(tmp, "g")])
-    if p.returncode != 0:
-        fail(f"figures.py on case getpid only: exit {p.returncode}: "
-             f"{p.stderr[-400:]}")
-    check_figures(os.path.join(tmp, "g"), ["fig1-getpid"])
+    d, _ = figures_of(lambda r: r.get("case") == "getpid", "getpid-only")
+    check_figures(d, ["fig1-getpid"])
     # not a results file: one clear line, non-zero
     p = run([PYTHON, os.path.join(PLOTS, "fig1_getpid.py"), "/etc/hostname"])
     if p.returncode == 0 or "not a readable results file" not in p.stderr:
