@@ -111,6 +111,12 @@ int zpm_spawn_wait(const struct zpm_ctx *ctx, void (*setup)(void *), void *arg);
 pid_t zpm_spawn_held(const struct zpm_ctx *ctx, void (*setup)(void *),
 		     void *arg, int hold, int *release_fd);
 void zpm_release(int *release_fd);
+/* The tool itself: forks a child that goes to ZPBENCH_TRACER_CPU, takes
+ * out_fd as its stdout and stderr (if >= 0) and env's NAME, value pairs
+ * (NULL-terminated; may be NULL), then execs tool with argv. The child's
+ * pid, or -1 after one line on stderr. */
+pid_t zpm_spawn_tool(const char *tool, char *const argv[],
+		     const char *const env[], int out_fd);
 
 /* As a shell does: SIGINT/SIGQUIT ignored (the terminal sends them to the
  * target too), SIGTERM/SIGHUP passed on to pid. */

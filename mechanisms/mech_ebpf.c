@@ -110,22 +110,17 @@ static int ebpf_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	if (root < 0 || pipe2(out, O_CLOEXEC))
 		return 1;
 	snprintf(pidarg, sizeof(pidarg), "%d", root);
-	fflush(NULL);
-	bt = fork();
+	/* the command's processes are few; keep room for many (unless the
+	 * user chose a size) */
+	const char *keys = getenv("BPFTRACE_MAP_KEYS_MAX");
+	const char *env[] = { "BPFTRACE_MAP_KEYS_MAX", keys ? keys : "65536",
+			      NULL };
+	char *argv[] = { "bpftrace", "-e", (char *)script, pidarg, NULL };
+
+	bt = zpm_spawn_tool(bpftrace, argv, env, out[1]);
 	if (bt < 0) {
-		perror("zpbench-run: fork");
 		kill(root, SIGKILL);
 		return 1;
-	}
-	if (bt == 0) {
-		if (zpm_pin_tracer())
-			_exit(2);
-		dup2(out[1], 1);
-		dup2(out[1], 2);
-		/* the command's processes are few; keep room for many */
-		setenv("BPFTRACE_MAP_KEYS_MAX", "65536", 0);
-		execl(bpftrace, "bpftrace", "-e", script, pidarg, (char *)NULL);
-		_exit(zpm_exec_failed(bpftrace, errno));
 	}
 	close(out[1]);
 	f = fdopen(out[0], "r");

@@ -280,20 +280,11 @@ static int perf_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	snprintf(fdenv, sizeof(fdenv), "%d", efd[1]);
 	if (write_state(state, sizeof(state), efd[0]))
 		return 2;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		perror("zpbench-run: fork");
+	const char *env[] = { "ZPBENCH_EXIT_FD", fdenv,
+			      "ZPBENCH_RELAY_STATE", state, NULL };
+	pid = zpm_spawn_tool(perf, (char **)argv, env, -1);
+	if (pid < 0)
 		return 1;
-	}
-	if (pid == 0) {
-		if (zpm_pin_tracer())
-			_exit(2);
-		setenv("ZPBENCH_EXIT_FD", fdenv, 1);
-		setenv("ZPBENCH_RELAY_STATE", state, 1);
-		execv(perf, (char **)argv);
-		_exit(zpm_exec_failed(perf, errno));
-	}
 	close(efd[1]);
 	pc.efd = efd[0];
 	if (lines) {

@@ -150,18 +150,9 @@ static int strace_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	argv[i++] = "--";
 	for (int j = 0; j < n; j++)
 		argv[i++] = ctx->argv[j];
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		perror("zpbench-run: fork");
+	pid = zpm_spawn_tool(strace, (char **)argv, NULL, -1);
+	if (pid < 0)
 		return 1;
-	}
-	if (pid == 0) {
-		if (zpm_pin_tracer())
-			_exit(2);
-		execv(strace, (char **)argv);
-		_exit(zpm_exec_failed(strace, errno));
-	}
 	if (lines) {
 		status = zpm_lines_run(lines, pid, strace_line, tally);
 		zpm_tally_end(tally);

@@ -658,6 +658,30 @@ int zpm_pin_tracer(void)
 	return 0;
 }
 
+pid_t zpm_spawn_tool(const char *tool, char *const argv[],
+		     const char *const env[], int out_fd)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		perror("zpbench-run: fork");
+		return -1;
+	}
+	if (pid == 0) {
+		if (zpm_pin_tracer())
+			_exit(2);
+		if (out_fd >= 0 && (dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0))
+			_exit(2);
+		for (; env && env[0]; env += 2)
+			setenv(env[0], env[1], 1);
+		execv(tool, argv);
+		_exit(zpm_exec_failed(tool, errno));
+	}
+	return pid;
+}
+
 int zpm_spawn_wait(const struct zpm_ctx *ctx, void (*setup)(void *), void *arg)
 {
 	struct sigaction sa = { .sa_handler = forward };
