@@ -21,6 +21,20 @@ tally = Tally()
 check = tally.check
 
 
+def whole_run(truth, hooked):
+    """hooked / truth over every number but rt_sigreturn (15), and the
+    numbers hooked fewer times than the truth has them: how many
+    timer signals tt-signal gets after its handlers are done depends on how
+    slowly the run goes - from 400 to 13,885 in three ptrace truth runs
+    on a loaded machine (whole-run coverage 0.26-0.36: a false failure)."""
+    nrs = [n for n in truth if int(n) != 15]
+    total = sum(truth[n] for n in nrs)
+    short = {n: (truth[n], hooked.get(n, 0)) for n in nrs
+             if hooked.get(n, 0) < truth[n]}
+    return (sum(min(truth[n], hooked.get(n, 0)) for n in nrs) / total
+            if total else 0.0), short
+
+
 def mechanisms(rn):
     """The truth (ptrace) first, then one mechanism per coverage class
     (zpoline-nop hooks what zpoline hooks) of `zpbench-run --list --json`
@@ -87,9 +101,11 @@ def main():
                       f"(got {hooked['bypassed']})")
             if not dynamic.preloaded(mech):
                 # active from exec: sees the start-up too
-                check(c["coverage"] is not None and c["coverage"] > 0.95,
+                cov, short = whole_run(truth["counts"], hooked["counts"])
+                check(cov > 0.95,
                       f"{prog.name} / {mech}: whole-run coverage "
-                      f"{c['coverage']:.3f} > 0.95")
+                      f"{cov:.3f} > 0.95 (rt_sigreturn left out; short "
+                      f"nr: (truth, hooked) {short})")
     # the window: a dynamic program has a start-up before the marker, a
     # static one has no marker at all
     rawp = [p for p in corpus.TORTURE if p.name == "tt-raw"][0]
