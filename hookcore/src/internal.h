@@ -114,7 +114,9 @@ struct zp_rewrite_opts {
 	const char *cache_dir;	 /* NULL: no site cache */
 };
 struct zp_rewrite_stats {
-	unsigned mappings, sites, cached, rejected, unproven;
+	/* opaque: new executable mappings not decoded because they cannot be
+	 * (anonymous, [vdso], execute-only), not because excluded by name */
+	unsigned mappings, sites, cached, rejected, unproven, opaque;
 	double ms;
 };
 
@@ -159,6 +161,8 @@ int zp_rewrite_mark_known(void);
 /* Code at [lo, hi) may have changed (mprotect, mmap over it): the mappings
  * there are new to the next zp_rewrite_all. */
 void zp_rewrite_forget(uintptr_t lo, uintptr_t hi);
+/* Whether [lo, hi) overlaps an executable mapping the rewriter knows. */
+int zp_rewrite_knows(uintptr_t lo, uintptr_t hi);
 
 /* x86len.c: the length of the instruction at p (at most max bytes), for
  * the common integer encodings; 0 for anything else (ask Zydis). *site:

@@ -204,6 +204,14 @@ static void remember(const struct zp_mapping *m)
 	}
 }
 
+int zp_rewrite_knows(uintptr_t lo, uintptr_t hi)
+{
+	for (unsigned i = 0; i < nknown; i++)
+		if (known[i].start < hi && known[i].end > lo)
+			return 1;
+	return 0;
+}
+
 void zp_rewrite_forget(uintptr_t lo, uintptr_t hi)
 {
 	for (unsigned i = 0; i < nknown;)
@@ -372,6 +380,11 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 			continue;
 		remember(m);
 		if (excluded(m, self_path, o->exclude)) {
+			/* code no proof can cover (anonymous: JIT; or
+			 * execute-only), as opposed to code we were asked
+			 * to leave alone */
+			if (m->path[0] != '/' || !(m->prot & PROT_READ))
+				st->opaque++;
 			if (o->verbose > 1)
 				fprintf(stderr, "zpoline: skip %s [%lx-%lx]\n",
 					m->path[0] ? m->path : "(anonymous)",

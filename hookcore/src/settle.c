@@ -23,9 +23,9 @@
  *
  * Never settled again (SUD stays armed, as in ZPOLINE_LAZY=1) once the
  * process maps memory that can change without a system call: writable and
- * executable, or shared and executable; nor when a sweep leaves candidates
- * it cannot prove to be instructions (JIT code has no unwind tables), or
- * fails. What a settled thread misses, and lazy mode would not: a new
+ * executable, or shared and executable; nor when a sweep meets code it
+ * cannot decode (anonymous memory, i.e. JIT code; execute-only pages) or
+ * candidates it cannot prove to be instructions, or fails. What a settled thread misses, and lazy mode would not: a new
  * site in code mapped by another thread that it runs before its own next
  * hooked call; candidates the eager proof leaves alone in a library loaded
  * from the site cache (the cache keeps proven sites only); the vDSO's
@@ -56,7 +56,7 @@ static uint8_t *xarea; /* 64-aligned, for the sweep's xsave */
 static size_t xsize;
 
 unsigned long zp_code_epoch;	/* written under the patch lock */
-static unsigned long swepzp_settle_seen; /* under the patch lock */
+static unsigned long swept_epoch; /* under the patch lock */
 static int pinned;				/* never settle again */
 static unsigned long settles, sweeps;
 
@@ -131,7 +131,8 @@ static void disarm(unsigned long epoch)
 
 /* The eager rewriter over the mappings that appeared since the last sweep,
  * with the program's vector state kept (see the top). 1 if all of them are
- * settled. Called with the patch lock held. */
+ * settled: decoded (not anonymous - JIT code - nor execute-only) and with
+ * no candidate left unproven. Called with the patch lock held. */
 static int sweep(void)
 {
 	struct zp_rewrite_stats st;
@@ -157,7 +158,7 @@ static int sweep(void)
 			   "d"((uint32_t)(xmask >> 32))
 			 : "memory");
 	__atomic_fetch_add(&sweeps, 1, __ATOMIC_RELAXED);
-	return !err && !st.unproven;
+	return !err && !st.unproven && !st.opaque;
 }
 
 /* A quiet armed thread: sweep if code appeared since the last sweep, then
@@ -168,13 +169,13 @@ static void try_settle(void)
 
 	zp_lazy_lock();
 	e = zp_code_epoch;
-	if (!pinned && swepzp_settle_seen != e) {
+	if (!pinned && swept_epoch != e) {
 		if (sweep())
-			swepzp_settle_seen = e;
+			swept_epoch = e;
 		else
 			pinned = 1;
 	}
-	if (!pinned && swepzp_settle_seen == e) {
+	if (!pinned && swept_epoch == e) {
 		zp_sud_on = 0; /* new threads start settled */
 		disarm(e);
 	}
@@ -221,10 +222,16 @@ void zp_settle_mapped(const struct zp_syscall *sc, long ret)
 			return;
 		prot = sc->args[2];
 		break;
-	case SYS_mremap: /* code moved: its start is new to the rewriter */
+	case SYS_mremap:
+		/* Code moved (its start is new to the rewriter) if it came
+		 * from a mapping the rewriter knows; glibc's realloc moves
+		 * data this way all the time, which must not arm anything.
+		 * (Code mapped since the last sweep is found where it lands.) */
 		if (ret < 0 && ret > -4096)
 			return;
-		prot = PROT_EXEC;
+		zp_lazy_lock();
+		prot = zp_rewrite_knows(lo, lo + len) ? PROT_EXEC : 0;
+		zp_lazy_unlock();
 		lo = (uintptr_t)ret;
 		len = (uintptr_t)sc->args[2];
 		break;
@@ -233,6 +240,7 @@ void zp_settle_mapped(const struct zp_syscall *sc, long ret)
 			return;
 		prot = sc->args[2] & SHM_EXEC ? PROT_EXEC : 0;
 		mutable = 1;
+		lo = (uintptr_t)ret;
 		len = 0;
 		break;
 	}
@@ -255,6 +263,6 @@ void zp_settle_report(int pid)
 	if (zp_settle_on)
 		fprintf(stderr, "zpoline: pid %d: settle: %lu code epochs, %lu sweeps, "
 		       "%lu thread disarms%s\n", pid, zp_code_epoch, sweeps, settles,
-		       pinned ? ", pinned armed (mutable code or unproven "
-				"candidates)" : "");
+		       pinned ? ", pinned armed (mutable, anonymous or "
+				"execute-only code, or unproven candidates)" : "");
 }

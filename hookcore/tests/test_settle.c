@@ -11,10 +11,10 @@
  *    getpid);
  *  - jit: code written into a fresh page, made executable, run; then the
  *    same page made writable, a new call written at another offset, made
- *    executable again (the mapping keeps its start: the sweep must not
- *    take it for known);
- *  - rwx: code in a writable and executable page: the process must stay
- *    armed for good ("pinned").
+ *    executable again; anonymous code cannot be swept (a call in it that
+ *    has not run yet would be missed once settled): dispatch stays on for
+ *    good ("pinned");
+ *  - rwx: code in a writable and executable page: pinned too.
  * Each role first makes enough hooked calls to settle (ZPOLINE_SETTLE).
  */
 #include <dlfcn.h>
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 		const char *why;
 	} roles[] = {
 		{ "dlopen", 2, 0, "a library loaded after settling" },
-		{ "jit", 1, 0, "JIT code, rewritten in place" },
+		{ "jit", 1, 1, "JIT code, rewritten in place" },
 		{ "rwx", 1, 1, "JIT code in a writable+executable page" },
 	};
 
