@@ -22,7 +22,8 @@ SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
 
 # The in-process mechanisms, in the order they run; ptrace only with --full
 # (time budget: it is 5-25x slower on these programs).
-MECHS = ["zpoline", "lazypoline", "zpoline-late", "sud", "seccomp"]
+MECHS = ["zpoline", "lazypoline", "lazypoline-settle", "zpoline-late", "sud",
+         "seccomp"]
 FULL_MECHS = MECHS + ["ptrace"]
 
 QUICK_MODULES = ["test_os", "test_posix", "test_select", "test_mmap", "test_fcntl",
