@@ -1,15 +1,28 @@
-# Sourced by the usnet shell tests: BUILD_DIR is $1. Skips (77) with the
-# reason when the hook or libzpoline cannot run here; makes $dir (removed
-# on exit, after SIGKILL of the pids in $kill_on_exit) and $END, the
-# environment of one end of the link in $dir:
+# Sourced by the usnet shell tests: BUILD_DIR is $1, the mechanism $2
+# (zpoline, the default: libzpoline; sud: zpmech-sud.so, which is what
+# `zpbench-run --mech=sud --hook=PATH` preloads). Skips (77) with the
+# reason when the hook or the mechanism cannot run here; makes $dir
+# (removed on exit, after SIGKILL of the pids in $kill_on_exit) and $END,
+# the environment of one end of the link in $dir:
 #   env $END USNET_ADDR=a cmd &     (env execs cmd: $! is its pid)
 B=$1
+MECH=${2:-zpoline}
 LIB=$B/hookcore/libzpoline.so
 HOOK=$B/usnet/zphook-usnet.so
 skip() { echo "SKIP: $*"; exit 77; }
 [ -f "$HOOK" ] || skip "usnet was built without lwIP (liblwip-dev)"
-env LD_PRELOAD="$LIB" ZPOLINE_HOOK=pass true 2>/dev/null ||
-	skip "libzpoline cannot run here: $(env LD_PRELOAD="$LIB" true 2>&1)"
+case $MECH in
+zpoline)
+	env LD_PRELOAD="$LIB" ZPOLINE_HOOK=pass true 2>/dev/null ||
+		skip "libzpoline cannot run here: $(env LD_PRELOAD="$LIB" true 2>&1)"
+	PRE="LD_PRELOAD=$LIB ZPOLINE_HOOK=$HOOK" ;;
+sud)
+	why=$("$B/mechanisms/zpbench-run" --mech=sud -- true 2>&1) ||
+		skip "sud cannot run here: $why"
+	PRE="LD_PRELOAD=$B/mechanisms/zpmech-sud.so ZPBENCH_HOOK=$HOOK" ;;
+*)
+	echo "usage: $0 BUILD_DIR [zpoline|sud]"; exit 2 ;;
+esac
 dir=$(mktemp -d /dev/shm/usnet-test.XXXXXX) || exit 1
 kill_on_exit=""
 cleanup() {
@@ -17,7 +30,7 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-END="LD_PRELOAD=$LIB ZPOLINE_HOOK=$HOOK USNET_LINK=$dir/link"
+END="$PRE USNET_LINK=$dir/link"
 hooked() { # ADDR cmd...: one end in the foreground, bounded in time
 	addr=$1; shift
 	timeout 60 env $END USNET_ADDR="$addr" "$@"

@@ -1,11 +1,11 @@
 #!/bin/sh
 # nginx (one process: master_process off) and its clients, each under
-# libzpoline with the usnet hook on one link: GETs of a small file and a
+# libzpoline (or sud) with the usnet hook on one link: GETs of a small file and a
 # 64 KiB one (sendfile) compared byte for byte by a hooked python3 (its
 # socket module: connect, sendall, recv with timeouts, i.e. poll), curl,
 # and a short wrk run (epoll, edge-triggered on nginx's side, keep-alive)
 # with zero errors.
-# usage: nginx.sh BUILD_DIR
+# usage: nginx.sh BUILD_DIR [zpoline|sud]
 set -u
 . "$(dirname "$0")/lib.sh"
 for p in nginx wrk curl /usr/bin/python3; do

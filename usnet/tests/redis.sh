@@ -1,10 +1,10 @@
 #!/bin/sh
 # redis-server and redis-cli / redis-benchmark (Debian's, unmodified), each
-# under libzpoline with the usnet hook, each with its own lwIP on one link:
+# under libzpoline (or sud) with the usnet hook, each with its own lwIP on one link:
 # SET/GET values (one beyond the TCP window), redis-benchmark -c 1 -n 1000
 # and the values it left, then a client and the server killed with SIGKILL
 # and replaced: the link is taken over and everything still works.
-# usage: redis.sh BUILD_DIR
+# usage: redis.sh BUILD_DIR [zpoline|sud]
 set -u
 . "$(dirname "$0")/lib.sh"
 for p in redis-server redis-cli redis-benchmark; do

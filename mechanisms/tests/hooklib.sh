@@ -1,0 +1,54 @@
+#!/bin/sh
+# Hook libraries (zpoline.h's ABI, loaded in a namespace of their own)
+# under every mechanism that says it runs them (--list --json "hook_libs"),
+# which must include sud where it is usable: the probe
+# library (tests/hooklib_probe.c) must see every getpid of a 4-thread
+# program, while its own calls - through its libc, and from a thread it
+# started - never reach it again. A mechanism that says it cannot run hook
+# libraries must refuse --hook=PATH (exit 2).
+# usage: hooklib.sh ZPBENCH_RUN GETPIDS PROBE_SO
+. "$(dirname "$0")/lib.sh"
+PROBE=$3
+N=500
+MUST="sud zpoline lazypoline"
+# name hook_libs, one per line, for the usable mechanisms
+"$RUN" --list --json | /usr/bin/python3 -c '
+import json, sys
+for m in json.load(sys.stdin):
+    if m["supported"]:
+        print(m["name"], "yes" if m["hook_libs"] else "no")' >"$TMP/list" ||
+	{ echo "FAIL: --list --json has no hook_libs"; exit 1; }
+for m in $MUST; do
+	grep -q "^$m " "$TMP/list" || continue
+	grep -q "^$m yes$" "$TMP/list" || bad "$m: --list --json says no hook_libs"
+done
+while read -r m libs; do
+	[ "$m" = none ] && continue
+	if [ "$libs" = no ]; then
+		"$RUN" --mech="$m" --hook="$PROBE" -- true 2>"$TMP/err"
+		[ $? = 2 ] && grep -q "not a hook library" "$TMP/err" ||
+			bad "$m: hook_libs false but --hook=PATH not refused"
+		continue
+	fi
+	rm -f "$TMP/p.json"
+	out=$(ZP_PROBE_OUT="$TMP/p.json" timeout 120 "$RUN" --mech="$m" \
+		--hook="$PROBE" -- "$GP" $N threads=3) || bad "$m: exit $?"
+	set -- $out
+	[ "${1#getpid=}" = "${2#pid=}" ] && [ "${1#getpid=}" -gt 0 ] ||
+		bad "$m: program printed '$out'"
+	rec=$(cat "$TMP/p.json" 2>/dev/null)
+	# 4 threads x N, and the final syscall(SYS_getpid)
+	/usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.argv[1]); want = int(sys.argv[2])
+bad = []
+if r["getpid"] != want: bad.append(f"getpid {r['"'"'getpid'"'"']} != {want}")
+for k in ("reentered", "hook_thread_calls"):
+    if r[k]: bad.append(f"{k} {r[k]}")
+if r["thread_rounds"] < 1: bad.append("the hook thread never ran")
+if r["own"] < r["calls"]: bad.append("fewer own calls than calls")
+print("; ".join(bad)); sys.exit(1 if bad else 0)' "$rec" $((4 * N + 1)) \
+		>"$TMP/why" 2>&1 || bad "$m: $(cat "$TMP/why") ($rec)"
+	[ $fail = 0 ] && echo "ok $m: $rec"
+done <"$TMP/list"
+exit $fail

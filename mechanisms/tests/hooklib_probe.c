@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zphook-probe.so: a hook library for the test of hook-library support
+ * (tests/hooklib.sh). It checks from the inside what a mechanism must give
+ * a hook library (hookcore/include/zpoline.h):
+ *
+ *   - the program's calls reach it (getpid counted);
+ *   - its own calls never reach it again: on every call it makes system
+ *     calls through its own libc (getppid, and a mutex/condition pair with
+ *     its thread) and counts a hook entered while the same thread is
+ *     already inside it ("reentered");
+ *   - a thread it creates with its own libc runs unhooked: the thread
+ *     makes calls in a loop, and a hook entered on that thread is counted
+ *     ("hook_thread_calls").
+ *
+ * At exit_group it waits until its thread has made at least one round of
+ * calls (a condition variable, no timing), then appends one JSON line to
+ * $ZP_PROBE_OUT:
+ *   {"mechanism":"sud","getpid":N,"calls":C,"own":O,"reentered":0,
+ *    "hook_thread_calls":0,"thread_rounds":R,"pass":1}
+ * ("pass": the host gave a host->pass, which the probe then uses).
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zpoline.h"
+
+static const struct zp_host *host;
+static int out_fd = -1;
+static atomic_long getpids, calls, own, reentered, hook_thread_calls;
+static long rounds;		/* under lock */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static _Thread_local int inside, is_hook_thread;
+
+/* The probe's own thread: system calls of its own libc, forever. */
+static void *spin(void *arg)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	(void)arg;
+	is_hook_thread = 1;
+	for (;;) {
+		getppid();
+		pthread_mutex_lock(&lock);
+		rounds++;
+		pthread_cond_broadcast(&cond);
+		pthread_mutex_unlock(&lock);
+		nanosleep(&ms, NULL);
+	}
+	return NULL;
+}
+
+static void report(void)
+{
+	char line[512];
+	int n;
+
+	pthread_mutex_lock(&lock);
+	while (rounds == 0)
+		pthread_cond_wait(&cond, &lock);
+	n = snprintf(line, sizeof(line),
+		     "{\"mechanism\":\"%s\",\"getpid\":%ld,\"calls\":%ld,"
+		     "\"own\":%ld,\"reentered\":%ld,\"hook_thread_calls\":%ld,"
+		     "\"thread_rounds\":%ld,\"pass\":%d}\n",
+		     host->mechanism, atomic_load(&getpids), atomic_load(&calls),
+		     atomic_load(&own), atomic_load(&reentered),
+		     atomic_load(&hook_thread_calls), rounds, host->pass != NULL);
+	pthread_mutex_unlock(&lock);
+	if (out_fd >= 0 && n > 0)
+		write(out_fd, line, (size_t)n);
+}
+
+static long hook(const struct zp_syscall *sc)
+{
+	long ret;
+
+	if (inside) {
+		atomic_fetch_add(&reentered, 1);
+		return zp_passthrough(sc);
+	}
+	inside = 1;
+	if (is_hook_thread)
+		atomic_fetch_add(&hook_thread_calls, 1);
+	atomic_fetch_add(&calls, 1);
+	if (sc->nr == SYS_getpid)
+		atomic_fetch_add(&getpids, 1);
+	/* own calls, through this namespace's libc */
+	getppid();
+	pthread_mutex_lock(&lock);
+	pthread_mutex_unlock(&lock);
+	atomic_fetch_add(&own, 1);
+	if (sc->nr == SYS_exit_group)
+		report();
+	ret = host->pass ? host->pass(sc) : zp_passthrough(sc);
+	inside = 0;
+	return ret;
+}
+
+zp_hook_fn zpoline_hook_init(const struct zp_host *h)
+{
+	const char *out = getenv("ZP_PROBE_OUT");
+	pthread_t t;
+	int fd;
+
+	if (h->abi != ZP_ABI_VERSION || !out) {
+		fprintf(stderr, "zphook-probe: set ZP_PROBE_OUT (ABI %u)\n",
+			h->abi);
+		return NULL;
+	}
+	host = h;
+	fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		out_fd = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+		close(fd);
+	}
+	if (out_fd < 0 || pthread_create(&t, NULL, spin, NULL)) {
+		fprintf(stderr, "zphook-probe: cannot open %s or start a "
+				"thread\n", out);
+		return NULL;
+	}
+	return hook;
+}
