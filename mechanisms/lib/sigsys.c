@@ -60,6 +60,7 @@ static struct clone_slot slots[NSLOTS];
 static unsigned slot_next;
 static struct zpm_hooklib lib;		/* lib.fn NULL: the built-in hooks */
 static const struct zpm_hook_guard *guard;
+static const struct zpm_sigsys_rt *published;
 
 static long sys(long nr, long a0, long a1, long a2, long a3, long a4)
 {
@@ -91,6 +92,12 @@ static long run_hook(const struct zp_syscall *sc)
 		return zph_run(hook_kind, sc, NULL);
 	if (sc->flags & ZPM_SC_OWN)
 		return zp_passthrough(sc);
+	/* A thread that ends inside the hook would leave its mark behind
+	 * (seccomp's is by thread id, which a later thread may get): the
+	 * hook runs a thread's exit unmarked; its own libc's calls are still
+	 * known as its own by their address. */
+	if (sc->nr == SYS_exit)
+		return lib.fn(sc);
 	st = guard->enter();
 	ret = lib.fn(sc);
 	guard->leave(st);
@@ -119,6 +126,11 @@ void zpm_sigsys_attach(const struct zpm_hooklib *l,
 	hook_kind = ZPH_PASS;
 	/* last: the handler takes the library once fn is set */
 	__atomic_store_n(&lib.fn, l->fn, __ATOMIC_RELEASE);
+}
+
+void zpm_sigsys_publish(const struct zpm_sigsys_rt *rt)
+{
+	published = rt;
 }
 
 /* Is this trap the hook library's own call (see sigsys.h)? */
@@ -464,6 +476,11 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 
 	if (!ours(si)) {
 		to_app(sig, si, ucv);
+		return;
+	}
+	if (sc.nr == ZPM_QUERY_NR && sc.args[0] == ZPM_QUERY_MAGIC &&
+	    published) {
+		g[REG_RAX] = (long)published;
 		return;
 	}
 	if (__atomic_load_n(&lib.fn, __ATOMIC_ACQUIRE) && own_call(&sc))

@@ -73,6 +73,21 @@ ZPM_HIDDEN void zpm_sigsys_attach(const struct zpm_hooklib *lib,
  * from the exempt range between the guard's pass_begin and pass_end. */
 ZPM_HIDDEN long zpm_hooklib_pass(const struct zp_syscall *sc);
 
+/*
+ * How a library loaded in the program (seccomp's zpmech-hooklib.so) finds
+ * the runtime of a handler that lives elsewhere (the static helper): it
+ * makes system call ZPM_QUERY_NR - no system call, -ENOSYS from a kernel -
+ * with ZPM_QUERY_MAGIC as first argument; the handler, if a runtime was
+ * published, answers with its address without running any hook.
+ */
+#define ZPM_QUERY_NR 0x5a50
+#define ZPM_QUERY_MAGIC 0x7a706d2d686f6f6bL /* "zpm-hook" */
+struct zpm_sigsys_rt {
+	long (*pass)(const struct zp_syscall *sc);	/* zpm_hooklib_pass */
+	void (*attach)(const struct zpm_hooklib *lib); /* with its guard */
+};
+ZPM_HIDDEN void zpm_sigsys_publish(const struct zpm_sigsys_rt *rt);
+
 /* Defined in sigsys_stubs.S. */
 ZPM_HIDDEN extern unsigned long zpm_sud_start, zpm_sud_len; /* exempt range */
 ZPM_HIDDEN extern unsigned char zpm_sud_rearm;	/* 1: clone children re-arm */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Hook libraries (zpoline.h's ABI, loaded in a namespace of their own)
 # under every mechanism that says it runs them (--list --json "hook_libs"),
-# which must include sud where it is usable: the probe
+# which must include sud and seccomp where usable: the probe
 # library (tests/hooklib_probe.c) must see every getpid of a 4-thread
 # program, while its own calls - through its libc, and from a thread it
 # started - never reach it again. A mechanism that says it cannot run hook
@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 PROBE=$3
 N=500
-MUST="sud zpoline lazypoline"
+MUST="sud seccomp zpoline lazypoline"
 # name hook_libs, one per line, for the usable mechanisms
 "$RUN" --list --json | /usr/bin/python3 -c '
 import json, sys

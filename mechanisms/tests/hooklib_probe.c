@@ -9,11 +9,13 @@
  *     calls through its own libc (getppid, and a mutex/condition pair with
  *     its thread) and counts a hook entered while the same thread is
  *     already inside it ("reentered");
- *   - a thread it creates with its own libc runs unhooked: the thread
- *     makes calls in a loop, and a hook entered on that thread is counted
- *     ("hook_thread_calls").
+ *   - threads it creates with its own libc run unhooked, one started
+ *     from zpoline_hook_init and one from inside the hook (its first
+ *     getpid: pthread_create then runs inside the hook, ld.so allocating
+ *     the thread's TLS included): they make calls in a loop, and a hook
+ *     entered on such a thread is counted ("hook_thread_calls").
  *
- * At exit_group it waits until its thread has made at least one round of
+ * At exit_group it waits until each thread has made at least one round of
  * calls (a condition variable, no timing), then appends one JSON line to
  * $ZP_PROBE_OUT:
  *   {"mechanism":"sud","getpid":N,"calls":C,"own":O,"reentered":0,
@@ -34,7 +36,7 @@
 static const struct zp_host *host;
 static int out_fd = -1;
 static atomic_long getpids, calls, own, reentered, hook_thread_calls;
-static long rounds;		/* under lock */
+static long rounds[2];		/* per thread, under lock */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static _Thread_local int inside, is_hook_thread;
@@ -43,13 +45,13 @@ static _Thread_local int inside, is_hook_thread;
 static void *spin(void *arg)
 {
 	struct timespec ms = { 0, 1000000 };
+	long *mine = arg;
 
-	(void)arg;
 	is_hook_thread = 1;
 	for (;;) {
 		getppid();
 		pthread_mutex_lock(&lock);
-		rounds++;
+		(*mine)++;
 		pthread_cond_broadcast(&cond);
 		pthread_mutex_unlock(&lock);
 		nanosleep(&ms, NULL);
@@ -63,7 +65,7 @@ static void report(void)
 	int n;
 
 	pthread_mutex_lock(&lock);
-	while (rounds == 0)
+	while (rounds[0] == 0 || rounds[1] == 0)
 		pthread_cond_wait(&cond, &lock);
 	n = snprintf(line, sizeof(line),
 		     "{\"mechanism\":\"%s\",\"getpid\":%ld,\"calls\":%ld,"
@@ -71,7 +73,8 @@ static void report(void)
 		     "\"thread_rounds\":%ld,\"pass\":%d}\n",
 		     host->mechanism, atomic_load(&getpids), atomic_load(&calls),
 		     atomic_load(&own), atomic_load(&reentered),
-		     atomic_load(&hook_thread_calls), rounds, host->pass != NULL);
+		     atomic_load(&hook_thread_calls), rounds[0] + rounds[1],
+		     host->pass != NULL);
 	pthread_mutex_unlock(&lock);
 	if (out_fd >= 0 && n > 0)
 		write(out_fd, line, (size_t)n);
@@ -89,8 +92,12 @@ static long hook(const struct zp_syscall *sc)
 	if (is_hook_thread)
 		atomic_fetch_add(&hook_thread_calls, 1);
 	atomic_fetch_add(&calls, 1);
-	if (sc->nr == SYS_getpid)
-		atomic_fetch_add(&getpids, 1);
+	if (sc->nr == SYS_getpid && atomic_fetch_add(&getpids, 1) == 0) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, spin, &rounds[1]))
+			abort();
+	}
 	/* own calls, through this namespace's libc */
 	getppid();
 	pthread_mutex_lock(&lock);
@@ -120,7 +127,7 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *h)
 		out_fd = fcntl(fd, F_DUPFD_CLOEXEC, 900);
 		close(fd);
 	}
-	if (out_fd < 0 || pthread_create(&t, NULL, spin, NULL)) {
+	if (out_fd < 0 || pthread_create(&t, NULL, spin, &rounds[0])) {
 		fprintf(stderr, "zphook-probe: cannot open %s or start a "
 				"thread\n", out);
 		return NULL;
