@@ -10,6 +10,10 @@
 
 #include "hooklib.h"
 
+/* Executable mappings of the whole process we can compare (static: this
+ * runs before anything else could hand us memory we trust). */
+#define MAPS_MAX 8192
+
 /* The executable mappings now, from /proc/self/maps; -errno on error. */
 static int exec_maps(struct zpm_range *r, unsigned max, unsigned *n)
 {
@@ -52,9 +56,8 @@ void zpm_hooklib_load(const char *path, const char *mechanism,
 		      struct zpm_hooklib *out)
 {
 	static struct zp_host host = { .abi = ZP_ABI_VERSION, .variant = "" };
-	static struct zpm_range before[ZPM_HOOKNS_MAX * 8];
-	static struct zpm_range after[ZPM_HOOKNS_MAX * 8];
-	const unsigned max = ZPM_HOOKNS_MAX * 8;
+	static struct zpm_range before[MAPS_MAX], after[MAPS_MAX];
+	const unsigned max = MAPS_MAX;
 	unsigned nbefore, nafter;
 	zp_hook_init_fn init;
 	struct stat sb;

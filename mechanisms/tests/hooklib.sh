@@ -5,10 +5,14 @@
 # library (tests/hooklib_probe.c) must see every getpid of a 4-thread
 # program, while its own calls - through its libc, and from a thread it
 # started - never reach it again. A mechanism that says it cannot run hook
-# libraries must refuse --hook=PATH (exit 2).
-# usage: hooklib.sh ZPBENCH_RUN GETPIDS PROBE_SO
+# libraries must refuse --hook=PATH (exit 2). Under sud and seccomp the
+# library also runs sigsys_app's timer case (SIGALRM at 10 kHz while the
+# program makes calls, forks and cancels a thread): signals landing while
+# the library runs must not re-enter it either.
+# usage: hooklib.sh ZPBENCH_RUN GETPIDS PROBE_SO SIGSYS_APP
 . "$(dirname "$0")/lib.sh"
 PROBE=$3
+APP=$4
 N=500
 MUST="sud seccomp zpoline lazypoline"
 # name hook_libs, one per line, for the usable mechanisms
@@ -50,5 +54,14 @@ if r["own"] < r["calls"]: bad.append("fewer own calls than calls")
 print("; ".join(bad)); sys.exit(1 if bad else 0)' "$rec" $((4 * N + 1)) \
 		>"$TMP/why" 2>&1 || bad "$m: $(cat "$TMP/why") ($rec)"
 	[ $fail = 0 ] && echo "ok $m: $rec"
+	case $m in sud|seccomp) ;; *) continue ;; esac
+	rm -f "$TMP/p.json"
+	out=$(ZP_PROBE_OUT="$TMP/p.json" timeout 120 "$RUN" --mech="$m" \
+		--hook="$PROBE" -- "$APP" timer 10000 30 2>&1) ||
+		bad "$m: sigsys_app timer: $out"
+	rec=$(cat "$TMP/p.json" 2>/dev/null)
+	echo "$rec" | grep -q '"reentered":0,"hook_thread_calls":0,' ||
+		bad "$m: sigsys_app timer: $rec"
+	[ $fail = 0 ] && echo "ok $m: signals at 10 kHz: $rec"
 done <"$TMP/list"
 exit $fail

@@ -8,12 +8,16 @@
  *   - its own calls never reach it again: on every call it makes system
  *     calls through its own libc (getppid, and a mutex/condition pair with
  *     its thread) and counts a hook entered while the same thread is
- *     already inside it ("reentered");
+ *     already inside it ("reentered") - except while host->pass runs the
+ *     program's call, where a signal handler of the program is hooked by
+ *     design (zpoline.h);
  *   - threads it creates with its own libc run unhooked, one started
  *     from zpoline_hook_init and one from inside the hook (its first
  *     getpid: pthread_create then runs inside the hook, ld.so allocating
  *     the thread's TLS included): they make calls in a loop, and a hook
- *     entered on such a thread is counted ("hook_thread_calls").
+ *     entered on such a thread is counted ("hook_thread_calls"). They
+ *     block every signal, as a hook's threads should (lwIP's do), so that
+ *     the program's signals go to the program's threads.
  *
  * At exit_group it waits until each thread has made at least one round of
  * calls (a condition variable, no timing), then appends one JSON line to
@@ -24,6 +28,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +51,10 @@ static void *spin(void *arg)
 {
 	struct timespec ms = { 0, 1000000 };
 	long *mine = arg;
+	sigset_t all;
 
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	is_hook_thread = 1;
 	for (;;) {
 		getppid();
@@ -105,7 +113,11 @@ static long hook(const struct zp_syscall *sc)
 	atomic_fetch_add(&own, 1);
 	if (sc->nr == SYS_exit_group)
 		report();
-	ret = host->pass ? host->pass(sc) : zp_passthrough(sc);
+	if (host->pass) {
+		inside = 0; /* the program's call: its handlers are hooked */
+		return host->pass(sc);
+	}
+	ret = zp_passthrough(sc);
 	inside = 0;
 	return ret;
 }
