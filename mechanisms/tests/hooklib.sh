@@ -5,7 +5,8 @@
 # library (tests/hooklib_probe.c) must see every getpid of a 4-thread
 # program, while its own calls - through its libc, and from a thread it
 # started - never reach it again. A mechanism that says it cannot run hook
-# libraries must refuse --hook=PATH (exit 2). Under sud and seccomp the
+# libraries must refuse --hook=PATH (exit 2). The same holds in a process
+# tree (python3 running children three ways). Under sud and seccomp the
 # library also runs sigsys_app's timer case (SIGALRM at 10 kHz while the
 # program makes calls, forks and cancels a thread): signals landing while
 # the library runs must not re-enter it either.
@@ -54,6 +55,24 @@ if r["own"] < r["calls"]: bad.append("fewer own calls than calls")
 print("; ".join(bad)); sys.exit(1 if bad else 0)' "$rec" $((4 * N + 1)) \
 		>"$TMP/why" 2>&1 || bad "$m: $(cat "$TMP/why") ($rec)"
 	[ $fail = 0 ] && echo "ok $m: $rec"
+	# A process tree: python3's subprocess (vfork), a shell pipeline
+	# (fork without exec), posix_spawn - one record per process image.
+	if [ -x /usr/bin/python3 ]; then
+		rm -f "$TMP/p.json"
+		out=$(ZP_PROBE_OUT="$TMP/p.json" timeout 120 "$RUN" --mech="$m" \
+			--hook="$PROBE" -- /usr/bin/python3 -c 'import subprocess, os
+print(subprocess.run(["true"]).returncode,
+      subprocess.run(["sh", "-c", "echo hi | cat"], capture_output=True).stdout,
+      os.waitpid(os.posix_spawn("/bin/true", ["true"], {}), 0)[1])' 2>&1)
+		n=$(grep -c . "$TMP/p.json" 2>/dev/null)
+		clean=$(grep -c '"reentered":0,"hook_thread_calls":0,' "$TMP/p.json")
+		if [ "$out" = "0 b'hi\\n' 0" ] && [ "${n:-0}" -ge 4 ] &&
+		   [ "$n" = "$clean" ]; then
+			echo "ok $m: a process tree, $n images"
+		else
+			bad "$m: python3 process tree: $out; $(cat "$TMP/p.json")"
+		fi
+	fi
 	case $m in sud|seccomp) ;; *) continue ;; esac
 	rm -f "$TMP/p.json"
 	out=$(ZP_PROBE_OUT="$TMP/p.json" timeout 120 "$RUN" --mech="$m" \

@@ -6,16 +6,19 @@
  *
  *   - the program's calls reach it (getpid counted);
  *   - its own calls never reach it again: on every call it makes system
- *     calls through its own libc (getppid, and a mutex/condition pair with
+ *     calls through its own libc (getpid, and a mutex/condition pair with
  *     its thread) and counts a hook entered while the same thread is
  *     already inside it ("reentered") - except while host->pass runs the
  *     program's call, where a signal handler of the program is hooked by
  *     design (zpoline.h);
  *   - threads it creates with its own libc run unhooked, one started
- *     from zpoline_hook_init and one from inside the hook (its first
- *     getpid: pthread_create then runs inside the hook, ld.so allocating
- *     the thread's TLS included): they make calls in a loop, and a hook
- *     entered on such a thread is counted ("hook_thread_calls"). They
+ *     from zpoline_hook_init and one from inside the hook, at the first
+ *     getpid (pthread_create then runs inside the hook, ld.so allocating
+ *     the thread's TLS included - with the program's malloc, which ld.so
+ *     shares with every namespace: so only at a call no program makes
+ *     from inside malloc, and getpid is one): they make calls in a loop,
+ *     and a hook entered on such a thread is counted
+ *     ("hook_thread_calls"). They
  *     block every signal, as a hook's threads should (lwIP's do), so that
  *     the program's signals go to the program's threads.
  *
@@ -41,10 +44,20 @@
 static const struct zp_host *host;
 static int out_fd = -1;
 static atomic_long getpids, calls, own, reentered, hook_thread_calls;
+static atomic_int second;	/* the second thread was started */
 static long rounds[2];		/* per thread, under lock */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static _Thread_local int inside, is_hook_thread;
+/*
+ * Initial-exec: glibc gives a library loaded later static TLS from its
+ * reserve, so no thread allocates its TLS block on first use. (With the
+ * default model that allocation is made by ld.so - with the program's
+ * malloc, which ld.so shares with every namespace - and the program's libc,
+ * which never saw our threads start, may skip its locks as a
+ * single-threaded process: its heap is then corrupted, under any host.)
+ */
+#define TLS_IE __attribute__((tls_model("initial-exec")))
+static _Thread_local int inside TLS_IE, is_hook_thread TLS_IE;
 
 /* The probe's own thread: system calls of its own libc, forever. */
 static void *spin(void *arg)
@@ -67,13 +80,25 @@ static void *spin(void *arg)
 	return NULL;
 }
 
+/* A process forked from the one that loaded the probe has none of its
+ * threads, and maybe its lock held by one of them: it neither locks nor
+ * waits (a hook's rule: HOOKS.md). */
+static pid_t image_pid;
+
+static int forked(void)
+{
+	return getpid() != image_pid;
+}
+
 static void report(void)
 {
 	char line[512];
-	int n;
+	int n, child = forked();
 
-	pthread_mutex_lock(&lock);
-	while (rounds[0] == 0 || rounds[1] == 0)
+	if (!child)
+		pthread_mutex_lock(&lock);
+	while (!child &&
+	       (rounds[0] == 0 || (atomic_load(&second) && rounds[1] == 0)))
 		pthread_cond_wait(&cond, &lock);
 	n = snprintf(line, sizeof(line),
 		     "{\"mechanism\":\"%s\",\"getpid\":%ld,\"calls\":%ld,"
@@ -83,7 +108,8 @@ static void report(void)
 		     atomic_load(&own), atomic_load(&reentered),
 		     atomic_load(&hook_thread_calls), rounds[0] + rounds[1],
 		     host->pass != NULL);
-	pthread_mutex_unlock(&lock);
+	if (!child)
+		pthread_mutex_unlock(&lock);
 	if (out_fd >= 0 && n > 0)
 		write(out_fd, line, (size_t)n);
 }
@@ -105,11 +131,13 @@ static long hook(const struct zp_syscall *sc)
 
 		if (pthread_create(&t, NULL, spin, &rounds[1]))
 			abort();
+		atomic_store(&second, 1);
 	}
 	/* own calls, through this namespace's libc */
-	getppid();
-	pthread_mutex_lock(&lock);
-	pthread_mutex_unlock(&lock);
+	if (!forked()) {
+		pthread_mutex_lock(&lock);
+		pthread_mutex_unlock(&lock);
+	}
 	atomic_fetch_add(&own, 1);
 	if (sc->nr == SYS_exit_group)
 		report();
@@ -134,6 +162,7 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *h)
 		return NULL;
 	}
 	host = h;
+	image_pid = getpid();
 	fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd >= 0) {
 		out_fd = fcntl(fd, F_DUPFD_CLOEXEC, 900);
