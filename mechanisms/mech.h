@@ -48,8 +48,11 @@ struct zpm_mech {
 	int (*run)(const struct zpm_mech *m, const struct zpm_ctx *ctx);
 	const void *priv;	/* per-variant data */
 	/* Runs a hook library given by path (--hook=/path/lib.so) as well:
-	 * the mechanisms that load hooks the way libzpoline does. */
+	 * the mechanisms that load hooks the way libzpoline does (in their
+	 * own namespace, zpoline.h's ABI). hook_libs_why: if not, why not
+	 * (printed by --list --json and with the refusal). */
 	int hook_libs;
+	const char *hook_libs_why;
 	/*
 	 * Properties, printed by --list --json for the scripts:
 	 * family   the kind of technique: "none", "interpose" (wrappers of

@@ -229,6 +229,7 @@ const struct zpm_mech zpm_ebpf = {
 	.supported = ebpf_supported,
 	.run = ebpf_run,
 	.family = "tool",
+	.hook_libs_why = "a tool users run instead of a hook library",
 	.hooks = ZPM_HOOK(ZPH_PASS) | ZPM_HOOK(ZPH_COUNT),
 	.hooks_why = "an observer: the eBPF program sees each call but cannot "
 		     "answer it",

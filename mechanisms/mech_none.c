@@ -22,4 +22,5 @@ const struct zpm_mech zpm_none = {
 	.run = none_run,
 	.family = "none",
 	.hooks_why = "the baseline: no hook at all (--hook is ignored)",
+	.hook_libs_why = "the baseline: no hook at all (--hook is ignored)",
 };

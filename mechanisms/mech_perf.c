@@ -322,6 +322,7 @@ const struct zpm_mech zpm_perf_trace = {
 	.supported = perf_supported,
 	.run = perf_run,
 	.family = "tool",
+	.hook_libs_why = "a tool users run instead of a hook library",
 	.hooks = ZPM_HOOK(ZPH_PASS) | ZPM_HOOK(ZPH_COUNT),
 	.hooks_why = "an observer: perf sees each call but cannot answer it",
 	.observer = 1,

@@ -37,5 +37,7 @@ const struct zpm_mech zpm_preload = {
 	.supported = preload_supported,
 	.run = preload_run,
 	.family = "interpose",
+	.hook_libs_why = "its hooks are wrappers of a few libc functions, "
+		"not every system call",
 	.from = ZPM_FROM_CONSTRUCTOR,
 };

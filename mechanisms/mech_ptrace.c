@@ -414,6 +414,19 @@ static int ptrace_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	return trace(ctx);
 }
 
+/*
+ * Why ptrace runs no hook library: its hooks run in the tracer, another
+ * process. A library in the tracee would have to be called by the tracee:
+ * at each entry stop the tracer would rewrite the registers to call it
+ * (orig_rax -1, a pushed frame, a second stop when it returns), and the
+ * library's own calls (its libc, its threads) would stop twice each too,
+ * since ptrace has no exempt range. That is an injection round trip per
+ * call on top of the two stops - another mechanism, not this one.
+ */
+#define PTRACE_NO_LIBS "its hooks run in the tracer process; a library " \
+	"in the tracee would need an injected call per stop, and its own " \
+	"calls stop too (ptrace has no exempt range)"
+
 const struct zpm_mech zpm_ptrace = {
 	.name = "ptrace",
 	.desc = "tracer process, PTRACE_SYSCALL: two stops per syscall, hook "
@@ -421,6 +434,7 @@ const struct zpm_mech zpm_ptrace = {
 	.supported = ptrace_supported,
 	.run = ptrace_run,
 	.family = "trace",
+	.hook_libs_why = PTRACE_NO_LIBS,
 };
 
 const struct zpm_mech zpm_ptrace_seccomp = {
@@ -431,4 +445,5 @@ const struct zpm_mech zpm_ptrace_seccomp = {
 	.run = ptrace_run,
 	.priv = "seccomp",
 	.family = "trace",
+	.hook_libs_why = PTRACE_NO_LIBS,
 };

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/seccomp.h>
@@ -16,6 +17,7 @@
 #include "lib/exec_check.h"
 
 #define HELPER "zpmech-seccomp"
+#define HOOKLIB "zpmech-hooklib.so"	/* a hook library's loader */
 
 static const char *seccomp_supported(const struct zpm_mech *m,
 				     const char *bindir)
@@ -26,6 +28,8 @@ static const char *seccomp_supported(const struct zpm_mech *m,
 	(void)m;
 	if (!zpm_file(bindir, HELPER, buf, sizeof(buf)))
 		return HELPER " not found beside the runner";
+	if (!zpm_file(bindir, HOOKLIB, buf, sizeof(buf)))
+		return HOOKLIB " not found beside the runner";
 	if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action))
 		return "the kernel has no seccomp filter with SECCOMP_RET_TRAP";
 	return NULL;
@@ -52,7 +56,20 @@ static int seccomp_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	argv = calloc((size_t)n + 8, sizeof(*argv));
 	if (!argv)
 		return 2;
-	snprintf(hook, sizeof(hook), "--hook=%s", ctx->hook);
+	/* A hook library: the helper runs the pass hook until the preloaded
+	 * zpmech-hooklib.so attaches the library (lib/seccomp_hooklib.c). */
+	if (strchr(ctx->hook, '/')) {
+		char lib[PATH_MAX];
+
+		if (!zpm_file(ctx->bindir, HOOKLIB, lib, sizeof(lib)))
+			return 3;
+		if (zpm_preload_env(lib) ||
+		    setenv("ZPBENCH_HOOK", ctx->hook, 1))
+			return 2;
+		snprintf(hook, sizeof(hook), "--hook=pass");
+	} else {
+		snprintf(hook, sizeof(hook), "--hook=%s", ctx->hook);
+	}
 	argv[i++] = helper;
 	argv[i++] = hook;
 	if (ctx->stats && asprintf(&stats, "--stats=%s", ctx->stats) > 0)
@@ -79,4 +96,5 @@ const struct zpm_mech zpm_seccomp = {
 	.supported = seccomp_supported,
 	.run = seccomp_run,
 	.family = "trap",
+	.hook_libs = 1, /* lib/seccomp_hooklib.c, lib/hookthreads.c */
 };

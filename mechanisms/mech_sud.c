@@ -54,4 +54,5 @@ const struct zpm_mech zpm_sud = {
 	.run = sud_run,
 	.family = "trap",
 	.from = ZPM_FROM_CONSTRUCTOR,
+	.hook_libs = 1, /* lib/sud.c: per-thread selector open in the hook */
 };

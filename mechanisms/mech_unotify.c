@@ -293,6 +293,7 @@ const struct zpm_mech zpm_seccomp_unotify = {
 	.run = unotify_run,
 	.priv = &plain,
 	.family = "tool",
+	.hook_libs_why = "a tool users run instead of a hook library",
 	.sees = "every x86-64 call of the tree from the exec on, answered "
 		"by the supervisor (it can refuse or emulate it)",
 	.misses = "the supervisor sees the numbers and raw arguments only: "
@@ -307,6 +308,7 @@ const struct zpm_mech zpm_seccomp_unotify_sync = {
 	.run = unotify_run,
 	.priv = &sync_wake,
 	.family = "tool",
+	.hook_libs_why = "a tool users run instead of a hook library",
 	.sees = "as seccomp-unotify",
 	.misses = "as seccomp-unotify",
 };

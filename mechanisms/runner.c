@@ -132,6 +132,9 @@ static void list_json(const char *bindir)
 		json_str(stdout, m->sees);
 		printf(", \"misses\": ");
 		json_str(stdout, m->misses);
+		printf(", \"hook_libs\": %s, \"hook_libs_why\": ",
+		       m->hook_libs ? "true" : "false");
+		json_str(stdout, m->hook_libs ? NULL : m->hook_libs_why);
 		printf(", \"count_exact\": %s}",
 		       m->count_inexact ? "false" : "true");
 	}
@@ -277,7 +280,9 @@ static int runner_main(int argc, char **argv)
 		if (!mech->hook_libs && strcmp(mech->name, "none")) {
 			fprintf(stderr, "zpbench-run: mechanism %s runs only the "
 				"built-in hooks null, pass, count, not a hook "
-				"library (%s)\n", mech->name, hook);
+				"library (%s)%s%s\n", mech->name, hook,
+				mech->hook_libs_why ? ": " : "",
+				mech->hook_libs_why ? mech->hook_libs_why : "");
 			return 2;
 		}
 		if (!realpath(hook, hookbuf)) {

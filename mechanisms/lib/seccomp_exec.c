@@ -55,7 +55,7 @@
 
 #include "elf_load.h"
 #include "exec_check.h"
-#include "sigsys.h"
+#include "hookthreads.h"
 
 static char self_path[4096];		/* this program, for exec rewrites */
 static char opt_hook[64], opt_stats[4200], opt_null[4200];
@@ -179,6 +179,18 @@ static long exec_via_self(const struct zp_syscall *sc)
 	sys(SYS_munmap, (long)nargv, (long)size, 0, 0, 0);
 	return ret;
 }
+
+/* ---- a hook library: zpmech-hooklib.so in the target attaches it ----- */
+
+static void attach(const struct zpm_hooklib *lib)
+{
+	zpm_sigsys_attach(lib, &zpm_hookthreads_guard);
+}
+
+static const struct zpm_sigsys_rt runtime = {
+	.pass = zpm_hooklib_pass,
+	.attach = attach,
+};
 
 /* ---- 2. the loader (elf_load.c maps the files) ----------------------- */
 
@@ -383,6 +395,7 @@ int main(int argc, char **argv, char **envp)
 				 exec_via_self);
 	if (err)
 		die("cannot install", "the SIGSYS handler", err);
+	zpm_sigsys_publish(&runtime);
 	/* Stacked on any filter the process had (a container's): only ours
 	 * traps to us. Nested images keep the first image's filter. */
 	if (!opt_filtered) {

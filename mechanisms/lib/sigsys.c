@@ -58,6 +58,9 @@ static long (*exec_replacement)(const struct zp_syscall *sc);
 static struct ksigaction app_sigsys; /* what the app asked for SIGSYS */
 static struct clone_slot slots[NSLOTS];
 static unsigned slot_next;
+static struct zpm_hooklib lib;		/* lib.fn NULL: the built-in hooks */
+static const struct zpm_hook_guard *guard;
+static const struct zpm_sigsys_rt *published;
 
 static long sys(long nr, long a0, long a1, long a2, long a3, long a4)
 {
@@ -66,9 +69,77 @@ static long sys(long nr, long a0, long a1, long a2, long a3, long a4)
 
 long zpm_sud_arm(void)
 {
+	unsigned char *sel = &zpm_sud_selector;
+
+	if (zpm_sud_sel_off) {
+		__asm__("mov %%fs:0, %0" : "=r"(sel));
+		sel += zpm_sud_sel_off;
+	}
 	return sys(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
-		   (long)zpm_sud_start, (long)zpm_sud_len,
-		   (long)&zpm_sud_selector);
+		   (long)zpm_sud_start, (long)zpm_sud_len, (long)sel);
+}
+
+/*
+ * The hook: the built-in one, or the library's between the guard's enter
+ * and leave. The hook's own calls are made here, from the exempt range,
+ * without a hook (zp_passthrough() is inline: this is exempt code).
+ */
+static long run_hook(const struct zp_syscall *sc)
+{
+	long st, ret;
+
+	if (!__atomic_load_n(&lib.fn, __ATOMIC_ACQUIRE))
+		return zph_run(hook_kind, sc, NULL);
+	if (sc->flags & ZPM_SC_OWN)
+		return zp_passthrough(sc);
+	/* A thread that ends inside the hook would leave its mark behind
+	 * (seccomp's is by thread id, which a later thread may get): the
+	 * hook runs a thread's exit unmarked; its own libc's calls are still
+	 * known as its own by their address. */
+	if (sc->nr == SYS_exit)
+		return lib.fn(sc);
+	st = guard->enter();
+	ret = lib.fn(sc);
+	guard->leave(st);
+	return ret;
+}
+
+long zpm_hooklib_pass(const struct zp_syscall *sc)
+{
+	long st, ret;
+
+	if (sc->flags & ZP_SC_STUB_RUNS)
+		return 0;
+	st = guard->pass_begin();
+	ret = zp_syscall6(sc->nr, sc->args[0], sc->args[1], sc->args[2],
+			  sc->args[3], sc->args[4], sc->args[5]);
+	guard->pass_end(st);
+	return ret;
+}
+
+void zpm_sigsys_attach(const struct zpm_hooklib *l,
+		       const struct zpm_hook_guard *g)
+{
+	guard = g;
+	lib.n = l->n < ZPM_HOOKNS_MAX ? l->n : ZPM_HOOKNS_MAX;
+	memcpy(lib.code, l->code, lib.n * sizeof(lib.code[0]));
+	hook_kind = ZPH_PASS;
+	/* last: the handler takes the library once fn is set */
+	__atomic_store_n(&lib.fn, l->fn, __ATOMIC_RELEASE);
+}
+
+void zpm_sigsys_publish(const struct zpm_sigsys_rt *rt)
+{
+	published = rt;
+}
+
+/* Is this trap the hook library's own call (see sigsys.h)? */
+static int own_call(const struct zp_syscall *sc)
+{
+	for (unsigned i = 0; i < lib.n; i++)
+		if (sc->site >= lib.code[i].lo && sc->site < lib.code[i].hi)
+			return 1;
+	return guard->inside && guard->inside();
 }
 
 /*
@@ -78,7 +149,7 @@ long zpm_sud_arm(void)
 static int observe(struct zp_syscall *sc)
 {
 	sc->flags |= ZP_SC_STUB_RUNS;
-	zph_run(hook_kind, sc, NULL);
+	run_hook(sc);
 	sc->flags &= ~ZP_SC_STUB_RUNS;
 	return hook_kind == ZPH_NULL && zph_null_selected(sc->nr);
 }
@@ -137,7 +208,7 @@ static long do_sigaction(struct zp_syscall *sc)
 		/* the hook sees the call, as a query that changes nothing (so
 		 * counts and the kernel's view agree); the action stays ours */
 		q.args[1] = q.args[2] = 0;
-		ret = zph_run(hook_kind, &q, NULL);
+		ret = run_hook(&q);
 		if (ret < 0)
 			return ret;
 		if (sc->args[3] != 8)
@@ -159,7 +230,7 @@ static long do_sigaction(struct zp_syscall *sc)
 		copy.mask &= ~SIGSYS_BIT;
 		sc->args[1] = (long)&copy;
 	}
-	return zph_run(hook_kind, sc, NULL);
+	return run_hook(sc);
 }
 
 /* Calls that install a temporary mask while they wait: drop SIGSYS. */
@@ -181,7 +252,7 @@ static long masked_wait(struct zp_syscall *sc, int arg)
 		copy = *(const unsigned long *)sc->args[arg] & ~SIGSYS_BIT;
 		sc->args[arg] = (long)&copy;
 	}
-	return zph_run(hook_kind, sc, NULL);
+	return run_hook(sc);
 }
 
 /*
@@ -332,7 +403,7 @@ static void clone_via_stub(greg_t *g, struct zp_syscall *sc, unsigned long top)
 /* The fork-like clones run here; a SUD child must turn SUD back on. */
 static long fork_here(struct zp_syscall *sc)
 {
-	long ret = zph_run(hook_kind, sc, NULL);
+	long ret = run_hook(sc);
 
 	if (ret == 0) {
 		if (sc->nr == SYS_clone3 && hook_kind == ZPH_COUNT)
@@ -407,6 +478,13 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		to_app(sig, si, ucv);
 		return;
 	}
+	if (sc.nr == ZPM_QUERY_NR && sc.args[0] == ZPM_QUERY_MAGIC &&
+	    published) {
+		g[REG_RAX] = (long)published;
+		return;
+	}
+	if (__atomic_load_n(&lib.fn, __ATOMIC_ACQUIRE) && own_call(&sc))
+		sc.flags |= ZPM_SC_OWN;
 
 	switch (sc.nr) {
 	case SYS_rt_sigreturn:
@@ -463,7 +541,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		if (!ca || sc.args[1] < 64 /* CLONE_ARGS_SIZE_VER0 */ ||
 		    sc.args[1] > (long)sizeof(slots[0].args) ||
 		    !zp_readable_n(ca, (size_t)sc.args[1])) {
-			ret = zph_run(hook_kind, &sc, NULL); /* kernel says why */
+			ret = run_hook(&sc); /* kernel says why */
 			break;
 		}
 		if (!ca->stack && !(ca->flags & CLONE_VM)) {
@@ -487,10 +565,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 			ret = observe(&sc) ? -ENOSYS : exec_replacement(&sc);
 			break;
 		}
-		ret = zph_run(hook_kind, &sc, NULL);
+		ret = run_hook(&sc);
 		break;
 	default:
-		ret = zph_run(hook_kind, &sc, NULL);
+		ret = run_hook(&sc);
 	}
 	g[REG_RAX] = ret;
 }

@@ -33,7 +33,10 @@ zpm_sigreturn_stub:
 /*
  * If zpm_sud_rearm: turn SUD on for this (new) task, which the kernel does
  * not inherit on clone. Preserves every register but rax, rcx, r11 and
- * the flags, like a system call; needs 48 bytes of stack.
+ * the flags, like a system call; needs 48 bytes of stack. The selector is
+ * zpm_sud_selector, or with zpm_sud_sel_off the thread's own byte in its
+ * TLS: a thread created with CLONE_SETTLS has its new %fs already (its
+ * byte starts BLOCK, from the TLS image), one without shares its parent's.
  */
 	.type	rearm, @function
 rearm:
@@ -41,7 +44,11 @@ rearm:
 	je	1f
 	push	%r8
 	leaq	zpm_sud_selector(%rip), %r8
-	SUD_DISPATCH_ON zpm_sud_start, zpm_sud_len
+	cmpq	$0, zpm_sud_sel_off(%rip)
+	je	2f
+	movq	%fs:0, %r8
+	addq	zpm_sud_sel_off(%rip), %r8
+2:	SUD_DISPATCH_ON zpm_sud_start, zpm_sud_len
 	pop	%r8
 1:	ret
 	.size	rearm, .-rearm
@@ -60,13 +67,13 @@ rearm:
 zpm_clone_newstack:
 	syscall
 	test	%rax, %rax
-	jz	2f
+	jz	4f
 	movq	16(%r9), %rdi		/* parent, or error */
 	movq	24(%r9), %rsi
 	movq	(%r9), %rcx
 	movq	8(%r9), %r9
 	jmp	*%rcx
-2:	call	rearm			/* child, on its new stack */
+4:	call	rearm			/* child, on its new stack */
 	pop	%rdi
 	pop	%rsi
 	pop	%r9
@@ -99,9 +106,12 @@ zpm_clone_samestack:
 	.data
 	.globl	zpm_sud_start, zpm_sud_len, zpm_sud_rearm, zpm_sud_selector
 	.hidden	zpm_sud_start, zpm_sud_len, zpm_sud_rearm, zpm_sud_selector
+	.globl	zpm_sud_sel_off
+	.hidden	zpm_sud_sel_off
 	.balign	8
 zpm_sud_start:	.quad	0
 zpm_sud_len:	.quad	0
+zpm_sud_sel_off: .quad	0
 zpm_sud_rearm:	.byte	0
 zpm_sud_selector: .byte	1		/* SYSCALL_DISPATCH_FILTER_BLOCK */
 

@@ -1,10 +1,10 @@
 #!/bin/sh
 # redis-server and redis-cli / redis-benchmark (Debian's, unmodified), each
-# under libzpoline with the usnet hook, each with its own lwIP on one link:
+# under libzpoline (or sud, seccomp) with the usnet hook, each with its own lwIP on one link:
 # SET/GET values (one beyond the TCP window), redis-benchmark -c 1 -n 1000
 # and the values it left, then a client and the server killed with SIGKILL
 # and replaced: the link is taken over and everything still works.
-# usage: redis.sh BUILD_DIR
+# usage: redis.sh BUILD_DIR [zpoline|sud|seccomp]
 set -u
 . "$(dirname "$0")/lib.sh"
 for p in redis-server redis-cli redis-benchmark; do
@@ -16,7 +16,7 @@ cli() { hooked 10.91.0.2 redis-cli -h 10.91.0.1 -p 6379 "$@"; }
 
 start_server() {
 	: >"$dir/srv.log"
-	env $END USNET_ADDR=10.91.0.1 redis-server --bind 10.91.0.1 --port 6379 --save '' \
+	env $END USNET_ADDR=10.91.0.1 $RUNP redis-server --bind 10.91.0.1 --port 6379 --save '' \
 		--appendonly no --protected-mode no --dir "$dir" \
 		>"$dir/srv.log" 2>&1 &
 	srv=$!
@@ -41,7 +41,7 @@ after=$(cli INFO stats | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p')
 [ "$(cli STRLEN key:__rand_int__)" = 8 ] || fail "benchmark value: $(cli GET key:__rand_int__)"
 
 # A client killed while connected: its side of the link is free again.
-env $END USNET_ADDR=10.91.0.2 redis-cli -h 10.91.0.1 -p 6379 -r 1000000 INCR ctr \
+env $END USNET_ADDR=10.91.0.2 $RUNP redis-cli -h 10.91.0.1 -p 6379 -r 1000000 INCR ctr \
 	>"$dir/incr.out" 2>&1 &
 incr=$!
 kill_on_exit="$kill_on_exit $incr"

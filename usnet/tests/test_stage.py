@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The usnet stage of scripts/bench (ZPB_USNET=1, quick profile, redis-get):
-records under stage "usnet" for none (lwIP without a mechanism) and
-zpoline (hook "usnet"), >= 3 samples each with zero errors and throughput
-relative to none; sud listed as skipped with the runner's reason (it
+records under stage "usnet" for none (lwIP without a mechanism), zpoline
+and sud (hook "usnet"), >= 3 samples each with zero errors and throughput
+relative to none; ptrace listed as skipped with the runner's reason (it
 cannot run a hook library); the table. Exit 0 pass, 1 fail, 77 skip."""
 
 import glob
@@ -25,7 +25,7 @@ for t in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
         skip(f"{t} is not installed (scripts/deps)")
 runner = os.path.join(BUILD, "mechanisms", "zpbench-run")
 listing = subprocess.run([runner, "--list"], capture_output=True, text=True)
-for mech in ("zpoline", "sud"):
+for mech in ("zpoline", "sud", "ptrace"):
     line = [ln for ln in listing.stdout.splitlines()
             if ln.split()[:1] == [mech]]
     if not line or line[0].split()[1] != "yes":
@@ -37,7 +37,7 @@ try:
                ZPB_USNET_CASES="redis-get")
     r = subprocess.run([sys.executable, os.path.join(SRC, "scripts", "bench"),
                         "--quick", "--cases", "getpid", "--hooks", "pass",
-                        "--mechs", "none,zpoline,sud", "--out", out],
+                        "--mechs", "none,zpoline,sud,ptrace", "--out", out],
                        env=env, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         fail(f"bench exited {r.returncode}: {r.stderr[-2000:]}")
@@ -46,7 +46,7 @@ try:
     doc = json.load(open(glob.glob(os.path.join(out, "bench-*.json"))[0]))
     recs = {(x["mechanism"], x["hook"]): x for x in doc["records"]
             if x["stage"] == "usnet"}
-    if set(recs) != {("none", "none"), ("zpoline", "usnet")}:
+    if set(recs) != {("none", "none"), ("zpoline", "usnet"), ("sud", "usnet")}:
         fail(f"usnet records: {sorted(recs)}")
     for (mech, hook), x in recs.items():
         w = f"{mech}/{hook}"
@@ -58,13 +58,14 @@ try:
             fail(f"{w}: errors {x['errors']}")
         if "LD_PRELOAD=" not in " ".join(x["load_command"]):
             fail(f"{w}: load generator not on lwIP: {x['load_command']}")
-    vs = recs[("zpoline", "usnet")]["vs_none"]
-    if not vs or not vs["ratio"] > 0:
-        fail(f"zpoline vs_none {vs}")
+    for mech in ("zpoline", "sud"):
+        vs = recs[(mech, "usnet")]["vs_none"]
+        if not vs or not vs["ratio"] > 0:
+            fail(f"{mech} vs_none {vs}")
     sk = [s for s in doc["skipped"] if s["stage"] == "usnet" and
-          s["mechanism"] == "sud"]
+          s["mechanism"] == "ptrace"]
     if not sk or "built-in hooks" not in sk[0]["reason"]:
-        fail(f"sud not skipped with the runner's reason: {sk}")
+        fail(f"ptrace not skipped with the runner's reason: {sk}")
 finally:
     shutil.rmtree(out, ignore_errors=True)
 print("ok: usnet stage")
