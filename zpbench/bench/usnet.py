@@ -12,9 +12,9 @@ stack without a mechanism, the paper's baseline. The steps, records and
 tables are the macro stage's (bench/macro.py), under stage "usnet".
 
 Runs with --full or ZPB_USNET=1 (the default run leaves it out, saying so).
-Mechanisms: every one that runs a hook library (zpbench-run tells: the
-zpoline family and lazypoline); the others are listed as skipped with the
-runner's reason.
+Mechanisms: every one that runs a hook library (`hook_libs` of
+zpbench-run --list --json: the zpoline family, the lazypolines, sud and
+seccomp); the others are listed as skipped with the runner's reason.
 """
 
 import os
