@@ -84,25 +84,31 @@ static const uint8_t prefix[256] = {
 	[0x3e] = P_OTHER, [0x26] = P_OTHER, [0x64] = P_OTHER, [0x65] = P_OTHER,
 };
 
-/* Bytes of ModRM, SIB and displacement at p (ModRM first); 0 if past end.
- * Computed rather than branched on: mod and r/m vary from one instruction
- * to the next, and mispredicted branches were most of the decoding time. */
-static size_t modrm_len(const uint8_t *p, size_t left)
+/* Bytes of ModRM, SIB and displacement by ModRM byte (filled at load, see
+ * tables_init): a lookup instead of branches on mod and r/m, which vary
+ * from one instruction to the next and were mispredicted. */
+enum {
+	T_LEN = 15,  /* ModRM + SIB + displacement */
+	T_SIB = 16,  /* a SIB byte follows */
+	T_SIB0 = 32  /* ... with mod 0: base 101 means disp32, no base */
+};
+static uint8_t modrm_tab[256];
+
+/* Bytes of ModRM, SIB and displacement at p (ModRM first); 0 if past end. */
+static inline size_t modrm_len(const uint8_t *p, size_t left)
 {
-	unsigned m, mod, rm, sib;
+	unsigned t;
 	size_t n;
 
 	if (left < 1)
 		return 0;
-	m = p[0];
-	mod = m >> 6;
-	rm = m & 7;
-	sib = (mod != 3) & (rm == 4);
-	n = 1 + sib + (mod == 1) + 4 * (mod == 2) + 4 * ((mod == 0) & (rm == 5));
-	if (sib) {
+	t = modrm_tab[p[0]];
+	n = t & T_LEN;
+	if (t & T_SIB) {
 		if (left < 2)
 			return 0;
-		n += 4 * ((mod == 0) & ((p[1] & 7) == 5)); /* no base: disp32 */
+		if ((t & T_SIB0) && (p[1] & 7) == 5)
+			n += 4;
 	}
 	return n <= left ? n : 0;
 }
@@ -130,7 +136,7 @@ static int modrm_valid(uint8_t op, uint8_t m)
 /*
  * The common shape - no legacy prefix, maybe a REX, a one-byte opcode whose
  * length follows from the opcode, ModRM and SIB alone - from one table
- * (filled from map1 below): most instructions of compiled code take it
+ * (filled from map1 in tables_init): most instructions of compiled code take it
  * (of Debian 12's libc.so.6, 93 % have no legacy prefix and 83 % a one-byte
  * opcode). Anything else goes on to the general path, which gives the same
  * answers for these (a fast entry is only made where it would).
@@ -145,8 +151,17 @@ enum {
 static uint8_t fast[256];
 
 /* Before any other constructor of this object can decode (priority). */
-__attribute__((constructor(101))) static void fast_init(void)
+__attribute__((constructor(101))) static void tables_init(void)
 {
+	for (unsigned m = 0; m < 256; m++) {
+		unsigned mod = m >> 6, rm = m & 7, sib = mod != 3 && rm == 4;
+
+		unsigned len = 1 + sib + (mod == 1 ? 1 : mod == 2 ? 4 : 0) +
+			       (mod == 0 && rm == 5 ? 4 : 0); /* rip+disp32 */
+
+		modrm_tab[m] = (uint8_t)(len | (sib ? T_SIB : 0) |
+					 (sib && mod == 0 ? T_SIB0 : 0));
+	}
 	for (unsigned op = 0; op < 256; op++) {
 		uint16_t f = map1[op];
 		unsigned imm = f & I8 ? 1 : f & I16 ? 2 : f & (IZ | REL) ? 4 : 0;
@@ -164,7 +179,11 @@ __attribute__((constructor(101))) static void fast_init(void)
 	}
 }
 
-int zp_insn_len(const uint8_t *p, size_t max, int *site, int *end)
+/* Everything but the fast path; apart so that the fast path, which most
+ * calls take, does not pay for the registers this one saves. */
+static __attribute__((noinline)) int insn_len_general(const uint8_t *p,
+							size_t max, int *site,
+							int *end)
 {
 	size_t i = 0, n;
 	int opsize = 0, addr32 = 0, rex_w = 0, two_byte = 0;
@@ -172,26 +191,6 @@ int zp_insn_len(const uint8_t *p, size_t max, int *site, int *end)
 	uint16_t f;
 	uint8_t op;
 
-	if (max > 15)
-		max = 15;
-	if (max && !prefix[p[0]]) {
-		size_t r = (p[0] & 0xf0) == 0x40;
-		unsigned e = r < max ? fast[p[r]] : 0;
-
-		if (e) {
-			i = r + 1;
-			if (e & F_M) {
-				n = modrm_len(p + i, max - i);
-				if (!n || ((e & F_MEM) && p[i] >= 0xc0))
-					return 0;
-				i += n;
-			}
-			i += e & F_IMM;
-			*site = 0;
-			*end = !!(e & F_END);
-			return i <= max ? (int)i : 0;
-		}
-	}
 	/* legacy prefixes, then at most one REX right before the opcode */
 	for (unsigned c; i < max && (c = prefix[p[i]]); i++) {
 		if (c == P_LOCK)
@@ -244,4 +243,29 @@ int zp_insn_len(const uint8_t *p, size_t max, int *site, int *end)
 	i += imm;
 	*end = !!(f & END);
 	return i <= max ? (int)i : 0;
+}
+
+int zp_insn_len(const uint8_t *p, size_t max, int *site, int *end)
+{
+	if (max > 15)
+		max = 15;
+	if (max && !prefix[p[0]]) {
+		size_t r = (p[0] & 0xf0) == 0x40, i, n;
+		unsigned e = r < max ? fast[p[r]] : 0;
+
+		if (e) {
+			i = r + 1;
+			if (e & F_M) {
+				n = modrm_len(p + i, max - i);
+				if (!n || ((e & F_MEM) && p[i] >= 0xc0))
+					return 0;
+				i += n;
+			}
+			i += e & F_IMM;
+			*site = 0;
+			*end = !!(e & F_END);
+			return i <= max ? (int)i : 0;
+		}
+	}
+	return insn_len_general(p, max, site, end);
 }
