@@ -749,7 +749,10 @@ def startup_section(doc, rs):
           "over `none`, both started through zpbench-run (figure 6), with "
           "the bootstrap 95 % interval of the difference of medians. "
           "cache=warm / cache=cold: zpoline's site cache filled by an "
-          "earlier run / a new empty cache directory per run.")
+          "earlier run / a new empty cache directory per run. The page "
+          "cache is warm in every configuration (each one's unmeasured "
+          "first run reads the files): start-up with a cold page cache "
+          "is not measured.")
     doc.table(["config"] + cases,
               [[k] + [_ms_ci(data.get((c, k))) for c in cases]
                for k in configs])

@@ -118,8 +118,17 @@ static void drain_faults(void)
 }
 
 /*
- * Make each run of pages holding sites writable (not executable) while
- * patching it, then give it back its protection. Only raw system calls and
+ * Make each run writable (not executable) while patching it, then give it
+ * back its protection. A run is the span of one mapping from the page of
+ * its first site to that of its last: one mprotect pair per mapping rather
+ * than per group of neighbouring pages. Each mprotect in the middle of a
+ * mapping splits its VMA and the next one merges it back, and on an Intel
+ * Xeon VM (no PTI) 27 pairs for libc and ld.so took 0.36 ms of a hooked
+ * /bin/true where the 2 pairs per mapping take 0.22 ms. Pages of the span
+ * without sites are not copied: mprotect changes no page, only a store
+ * does (copy-on-write), and only site pages get one. Other threads that run
+ * into the span meanwhile wait for it (on_patch_fault), a little longer.
+ * Only raw system calls and
  * plain stores until then: the run may hold libc's own mprotect. (Writing
  * through /proc/self/mem would keep W^X without any mprotect, but measured
  * 28 us per site here, several times slower.) Each site is written with one
@@ -131,8 +140,8 @@ int zp_patch(const uintptr_t *site, size_t n, const size_t *owner,
 {
 	int err = 0;
 
-	/* the runs: a page with sites and any next page with sites, in the
-	 * same mapping (a site may straddle two pages) */
+	/* the runs: one per mapping, its first site's page to the end of its
+	 * last site (a site may straddle two pages) */
 	runs = malloc((n ? n : 1) * sizeof(*runs));
 	if (!runs)
 		return -ENOMEM;
@@ -141,7 +150,7 @@ int zp_patch(const uintptr_t *site, size_t n, const size_t *owner,
 		uintptr_t first = site[i] & ~(ZP_PAGE - 1), end = first;
 		size_t j = i;
 
-		while (j < n && owner[j] == owner[i] && site[j] < end + ZP_PAGE) {
+		while (j < n && owner[j] == owner[i]) {
 			end = (site[j] + 2 + ZP_PAGE - 1) & ~(ZP_PAGE - 1);
 			j++;
 		}

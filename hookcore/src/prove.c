@@ -352,23 +352,29 @@ static int start_at(struct zp_prover *p, uintptr_t fn, uintptr_t soft,
 	return 1;
 }
 
-/* Decode on from the cursor to a. */
+/* Decode on from the cursor to a. The decoder's state lives in locals
+ * while it runs and is stored back once: kept in *p, every step reloaded
+ * and stored it (the counter *insns may alias it, as far as the compiler
+ * knows), which cost more than the length decoder itself. */
 static int decode_to(struct zp_prover *p, uintptr_t a, unsigned long *insns)
 {
 	ZydisDecodedInstruction in;
+	uintptr_t pc = p->cursor, soft = p->soft_end, hard = p->hard_end;
+	unsigned long n = 0;
+	int falls = p->falls, v = -2;
 
-	while (!p->broken && p->cursor <= a) {
-		uintptr_t pc = p->cursor;
+	if (p->broken)
+		return ZP_UNPROVEN;
+	while (pc <= a) {
 		int len = 0, site = 0, end = 0;
 
-		if (pc < p->hard_end && (pc < p->soft_end || p->falls)) {
+		if (pc < hard && (pc < soft || falls)) {
 			/* the common encodings ourselves, Zydis for the rest:
 			 * it is ~10x slower here (x86len.c) */
-			len = zp_insn_len((const uint8_t *)pc, p->hard_end - pc,
-					  &site, &end);
+			len = zp_insn_len((const uint8_t *)pc, hard - pc, &site,
+					  &end);
 			if (!len && ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(
-					    &dec, NULL, (void *)pc,
-					    p->hard_end - pc, &in))) {
+					    &dec, NULL, (void *)pc, hard - pc, &in))) {
 				len = in.length;
 				site = is_site(&in);
 				end = ends_flow(&in);
@@ -378,12 +384,19 @@ static int decode_to(struct zp_prover *p, uintptr_t a, unsigned long *insns)
 			p->broken = 1;
 			break;
 		}
-		++*insns;
-		if (pc == a) /* the cursor stays: a later call may ask again */
-			return site ? ZP_SITE : ZP_NOT_SITE;
-		p->falls = !end;
-		p->cursor = pc + (unsigned)len;
+		n++;
+		if (pc == a) { /* the cursor stays: a later call may ask again */
+			v = site ? ZP_SITE : ZP_NOT_SITE;
+			break;
+		}
+		falls = !end;
+		pc += (unsigned)len;
 	}
+	*insns += n;
+	p->cursor = pc;
+	p->falls = falls;
+	if (v != -2)
+		return v;
 	/* passed over a: inside a longer instruction */
 	return p->broken ? ZP_UNPROVEN : ZP_NOT_SITE;
 }

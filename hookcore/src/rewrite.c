@@ -16,7 +16,7 @@
  *
  * Patching (patch.c) happens after all decoding.
  */
-#include <dlfcn.h>
+#include <emmintrin.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +46,57 @@ static int push(struct site_list *l, uintptr_t a)
 
 /* ---- /proc/self/maps ---- */
 
+/* A hexadecimal or decimal field and the one separator after it. */
+static const char *field(const char *p, int base, unsigned long *v)
+{
+	unsigned long x = 0;
+	const char *start = p;
+
+	for (;; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (base == 16 && d > 9)
+			d = (unsigned)((*p | 0x20) - 'a') + 10;
+		if (d >= (unsigned)base)
+			break;
+		x = x * (unsigned)base + d;
+	}
+	*v = x;
+	return p == start || !*p ? NULL : p + 1;
+}
+
+/*
+ * One line: "start-end perms offset major:minor inode   path". Parsed by
+ * hand: sscanf over every line was ~40 us of a hooked /bin/true's start-up
+ * here, for the handful of executable lines that are kept. 1 if the line
+ * is an executable mapping (filled in), 0 if not, -1 if malformed.
+ */
+static int parse_maps_line(const char *l, struct zp_mapping *m)
+{
+	unsigned long s, e, off, dev, ino;
+	const char *p = l, *perms;
+
+	if (!(p = field(p, 16, &s)) || p[-1] != '-' || !(p = field(p, 16, &e)))
+		return -1;
+	perms = p;
+	if (strnlen(perms, 5) < 5 || perms[4] != ' ')
+		return -1;
+	if (perms[2] != 'x')
+		return 0;
+	if (!(p = field(perms + 5, 16, &off)) || !(p = field(p, 16, &dev)) ||
+	    !(p = field(p, 16, &dev)) || !(p = field(p, 10, &ino)))
+		return -1;
+	while (*p == ' ')
+		p++;
+	m->start = s;
+	m->end = e;
+	m->offset = off;
+	m->inode = ino;
+	m->prot = (perms[0] == 'r' ? PROT_READ : 0) |
+		  (perms[1] == 'w' ? PROT_WRITE : 0) | PROT_EXEC;
+	snprintf(m->path, sizeof(m->path), "%.*s", (int)strcspn(p, "\n"), p);
+	return 1;
+}
+
 static int read_maps(struct zp_mapping **out, size_t *n)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
@@ -57,31 +108,20 @@ static int read_maps(struct zp_mapping **out, size_t *n)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e, off = 0, ino = 0;
-		char perms[8] = "", path[512] = "";
+		struct zp_mapping m;
 
-		if (sscanf(line, "%lx-%lx %7s %lx %*s %lu %511[^\n]", &s, &e,
-			   perms, &off, &ino, path) < 3)
-			continue;
-		if (perms[2] != 'x')
+		if (parse_maps_line(line, &m) <= 0)
 			continue;
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 32;
-			struct zp_mapping *m = realloc(*out, cap * sizeof(*m));
-			if (!m) {
+			struct zp_mapping *v = realloc(*out, cap * sizeof(*v));
+			if (!v) {
 				fclose(f);
 				return -ENOMEM;
 			}
-			*out = m;
+			*out = v;
 		}
-		struct zp_mapping *m = &(*out)[(*n)++];
-		m->start = s;
-		m->end = e;
-		m->offset = off;
-		m->inode = ino;
-		m->prot = (perms[0] == 'r' ? PROT_READ : 0) |
-			  (perms[1] == 'w' ? PROT_WRITE : 0) | PROT_EXEC;
-		snprintf(m->path, sizeof(m->path), "%s", path);
+		(*out)[(*n)++] = m;
 	}
 	fclose(f);
 	return 0;
@@ -120,17 +160,38 @@ static int consider(uintptr_t a, void *arg)
 	return 0;
 }
 
+/*
+ * Every 0f 05 / 0f 34 pair of the mapping, in ascending order, to
+ * consider(). Sixteen positions per step, both bytes compared at once
+ * (SSE2, which every x86-64 CPU has): 0f alone is a common byte (the
+ * two-byte opcode escape: 60,746 in Debian 12's libc text for 529 pairs),
+ * and a memchr for it stopped at each one - 0.65 ms for libc here, where
+ * this takes 0.09 ms. Nothing past the mapping's end is read.
+ */
 static int scan_fast(struct proving *pv)
 {
-	const struct zp_mapping *m = pv->m;
-	int err = 0;
+	const uint8_t *p = (const uint8_t *)pv->m->start;
+	const uint8_t *end = (const uint8_t *)pv->m->end;
+	const __m128i esc = _mm_set1_epi8(0x0f), sc = _mm_set1_epi8(0x05),
+		      se = _mm_set1_epi8(0x34);
+	int err;
 
-	for (const uint8_t *p = (const uint8_t *)m->start;
-	     (p = memchr(p, 0x0f, (const uint8_t *)m->end - 1 - p)); p++)
-		if ((p[1] == 0x05 || p[1] == 0x34) &&
+	for (; end - p >= 17; p += 16) { /* p[0..16] readable */
+		__m128i a = _mm_loadu_si128((const __m128i *)p);
+		__m128i b = _mm_loadu_si128((const __m128i *)(p + 1));
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+			_mm_cmpeq_epi8(a, esc),
+			_mm_or_si128(_mm_cmpeq_epi8(b, sc), _mm_cmpeq_epi8(b, se))));
+
+		for (; mask; mask &= mask - 1)
+			if ((err = consider((uintptr_t)(p + __builtin_ctz(mask)), pv)))
+				return err;
+	}
+	for (; end - p >= 2; p++)
+		if (p[0] == 0x0f && (p[1] == 0x05 || p[1] == 0x34) &&
 		    (err = consider((uintptr_t)p, pv)))
-			break;
-	return err;
+			return err;
+	return 0;
 }
 
 /* Cached sites are proven again like fresh candidates (a cache is input:
@@ -341,15 +402,18 @@ static int rewrite_mapping(const struct zp_rewrite_opts *o,
 	return 0;
 }
 
-/* The real path of libzpoline.so, which never rewrites itself. */
-static int own_path(char **path)
+/* libzpoline.so never rewrites itself: its path, as /proc/self/maps names
+ * the mapping that holds this code (the kernel's name for the file, as for
+ * every other mapping compared with it; no realpath, one readlink per
+ * component, is needed). NULL if none does. */
+static const char *own_path(const struct zp_mapping *maps, size_t n)
 {
-	Dl_info self;
+	uintptr_t self = (uintptr_t)zp_rewrite_all;
 
-	if (!dladdr((void *)zp_rewrite_all, &self) || !self.dli_fname)
-		return -ENOENT;
-	*path = realpath(self.dli_fname, NULL);
-	return *path ? 0 : -errno;
+	for (size_t i = 0; i < n; i++)
+		if (self >= maps[i].start && self < maps[i].end)
+			return maps[i].path;
+	return NULL;
 }
 
 /*
@@ -361,17 +425,19 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 	struct zp_mapping *maps = NULL;
 	struct site_list all = { 0 };
 	size_t nmaps, *owner = NULL; /* owner[k]: the mapping of site k */
-	char *self_path;
+	const char *self_path;
 	double t0 = zp_now_ms(), tp;
 	int err;
 
 	memset(st, 0, sizeof(*st));
-	err = own_path(&self_path);
-	if (err)
-		return err;
 	err = read_maps(&maps, &nmaps);
 	if (err)
 		goto out;
+	self_path = own_path(maps, nmaps);
+	if (!self_path) {
+		err = -ENOENT;
+		goto out;
+	}
 	for (size_t i = 0; i < nmaps; i++) {
 		const struct zp_mapping *m = &maps[i];
 		size_t before = all.n;
@@ -411,7 +477,6 @@ int zp_rewrite_all(const struct zp_rewrite_opts *o, struct zp_rewrite_stats *st)
 	st->sites = (unsigned)all.n;
 	st->ms = zp_now_ms() - t0;
 out:
-	free(self_path);
 	free(owner);
 	free(all.v);
 	free(maps);

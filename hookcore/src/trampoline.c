@@ -29,6 +29,7 @@
 
 #include "internal.h"
 #include "stub_defs.h"
+#include "sled_image.h"
 
 
 const char *const zp_sled_names[] = { "fast", "nop" };
@@ -145,7 +146,14 @@ int zp_trampoline_setup(enum zp_sled sled, void *stub)
 		return -err;
 	}
 
-	zp_sled_fill(page0, sled, disp);
+	/* the sled as sled.c computed it at build time (sledgen.c), with the
+	 * gates' displacement now known; checked entry by entry below. The
+	 * page is at address 0, which C calls a null pointer: hidden from the
+	 * compiler, so that it does not treat writing it as undefined. */
+	__asm__("" : "+r"(page0));
+	memcpy(page0, zp_sled_images[sled], ZP_PAGE);
+	memcpy(page0 + ZP_GATE1 + 1, &disp, 4);
+	memcpy(page0 + ZP_GATE2 + 1, &disp, 4);
 	far_page = far;
 	write_far_jump((uint8_t *)(ZP_GATE1 + 5 + (uintptr_t)disp), stub_slot());
 	write_far_jump((uint8_t *)(ZP_GATE2 + 5 + (uintptr_t)disp), stub_slot());

@@ -90,6 +90,66 @@ static long check(const char *path, long *taken, long *total)
 	return bad;
 }
 
+/*
+ * Random byte strings, biased toward prefixes, REX, escapes and ModRM/SIB
+ * forms that change lengths, each with a random length limit: what x86len
+ * takes must agree with Zydis here too (the positions of real code above
+ * do not reach every combination of the fast path and the general one).
+ * Returns the number of mismatches.
+ */
+static long check_random(long *taken, long *total)
+{
+	static const uint8_t bias[] = {
+		0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x26, 0x64, 0x65, 0x40,
+		0x48, 0x4c, 0x41, 0x0f, 0x05, 0x34, 0xc4, 0xc5, 0x8f, 0xff,
+		0xf6, 0xf7, 0xb8, 0xa1, 0xe8, 0xe9, 0x8d, 0xc7, 0x04, 0x05,
+		0x44, 0x84, 0x25, 0xc0,
+	};
+	ZydisDecoder dec;
+	ZydisDecodedInstruction in;
+	uint64_t x = 0x9e3779b97f4a7c15ull; /* fixed: a failure reproduces */
+	uint8_t b[16];
+	long bad = 0;
+
+	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	ZydisDecoderEnableMode(&dec, ZYDIS_DECODER_MODE_MINIMAL, ZYAN_TRUE);
+	for (long it = 0; it < 2000000; it++) {
+		for (size_t k = 0; k < sizeof(b); k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			b[k] = (x >> 40) & 1 ? bias[(x >> 8) % sizeof(bias)]
+					     : (uint8_t)x;
+		}
+		size_t max = 1 + (x >> 50) % 15;
+		int site, end, len = zp_insn_len(b, max, &site, &end);
+		int ok = ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&dec, NULL, b,
+								    max, &in));
+
+		++*total;
+		if (!len)
+			continue;
+		++*taken;
+		/* a site is the bare two bytes (what gets patched); with a
+		 * prefix they are not where the instruction starts */
+		if (!ok || len != in.length ||
+		    site != ((in.mnemonic == ZYDIS_MNEMONIC_SYSCALL ||
+			      in.mnemonic == ZYDIS_MNEMONIC_SYSENTER) &&
+			     in.length == 2) ||
+		    end != zydis_end(&in)) {
+			if (bad++ < 10) {
+				fprintf(stderr, "random, limit %zu:", max);
+				for (size_t k = 0; k < max; k++)
+					fprintf(stderr, " %02x", b[k]);
+				fprintf(stderr, ": x86len %d site %d end %d, "
+					"zydis %s len %d\n", len, site, end,
+					ok ? "ok" : "fails", ok ? in.length : 0);
+			}
+		}
+	}
+	return bad;
+}
+
 int main(void)
 {
 	static const char *const libs[] = {
@@ -110,6 +170,12 @@ int main(void)
 		FAIL("no library found to check against");
 	if (bad)
 		FAIL("%ld positions where x86len disagrees with Zydis", bad);
+	long rtaken = 0, rtotal = 0, rbad = check_random(&rtaken, &rtotal);
+	printf("%ld random byte strings, x86len took %ld, %ld mismatches\n",
+	       rtotal, rtaken, rbad);
+	if (rbad)
+		FAIL("%ld random byte strings where x86len disagrees with Zydis",
+		     rbad);
 	if (taken < total / 2)
 		FAIL("x86len takes only %ld of %ld: no faster than Zydis", taken,
 		     total);
