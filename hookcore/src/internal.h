@@ -82,7 +82,8 @@ struct zp_xstate {
 	uint32_t std_size;     /* XSAVE area for XCR0, standard form */
 	uint32_t compact_size; /* the same, compacted (0 without XSAVEC) */
 };
-void zp_xstate_probe(struct zp_xstate *x);
+/* sizes: also std_size, has_xsavec and compact_size (CPUID leaf 0xD) */
+void zp_xstate_probe(struct zp_xstate *x, int sizes);
 /* Picks the save variant the CPU needs for `want` (AUTO: from XCR0), or
  * returns -ENOTSUP with *why set if `want` cannot work here; *why may also
  * be set to a warning on success. For the xsave variants it sizes the area

@@ -82,7 +82,7 @@ int zp_settle_enable(const struct zp_rewrite_opts *o, const char *after,
 	} else {
 		quiet_calls = 1000;
 	}
-	zp_xstate_probe(&x);
+	zp_xstate_probe(&x, 1);
 	if (!x.osxsave)
 		return -ENOTSUP;
 	xmask = x.xcr0;

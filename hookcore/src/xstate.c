@@ -58,7 +58,7 @@ static uint32_t compacted_size(uint64_t mask)
 	return size;
 }
 
-void zp_xstate_probe(struct zp_xstate *x)
+void zp_xstate_probe(struct zp_xstate *x, int sizes)
 {
 	unsigned a, b, c, d;
 
@@ -68,6 +68,11 @@ void zp_xstate_probe(struct zp_xstate *x)
 	if (!x->osxsave)
 		return;
 	x->xcr0 = read_xcr0();
+	/* Each CPUID traps to the hypervisor in a VM (~8 us on the Intel
+	 * Xeon VM here): the area sizes, one leaf per XCR0 component, only
+	 * when a variant needs them - not on every start of `auto`. */
+	if (!sizes)
+		return;
 	__cpuid_count(0xd, 0, a, b, c, d);
 	x->std_size = b;
 	__cpuid_count(0xd, 1, a, b, c, d);
@@ -86,7 +91,7 @@ int zp_save_resolve(enum zp_save want, enum zp_save *got, const char **why)
 	struct zp_xstate x;
 	uint64_t xcr0;
 
-	zp_xstate_probe(&x);
+	zp_xstate_probe(&x, want == ZP_SAVE_XSAVE || want == ZP_SAVE_XSAVEC);
 	xcr0 = x.xcr0;
 	*why = NULL;
 	switch (want) {
