@@ -12,24 +12,26 @@
  *
  * So: start-up rewrites eagerly (as ZPOLINE_LAZY=0) and the threads run
  * without dispatch. When the program maps code (mmap, mprotect,
- * pkey_mprotect with PROT_EXEC; mremap; shmat with SHM_EXEC), the code
- * epoch moves on and the calling thread arms SUD before the call returns;
- * every other thread arms at its next hooked call, and new threads start
- * armed. Armed threads catch sites on first use as lazy mode does. A thread
- * that has made ZPOLINE_SETTLE hooked calls (default 1000) in which no
- * thread caught a site sweeps what appeared since the last sweep (one
- * thread at a time, under the lazy patch lock) and disarms; the others
- * disarm at their own quiet count.
+ * pkey_mprotect with PROT_EXEC; mremap of code; shmat with SHM_EXEC), the
+ * code epoch moves on and the calling thread arms SUD before the call
+ * returns; every other thread arms at its next hooked call, and new
+ * threads start armed. Armed threads catch sites on first use as lazy mode
+ * does. A thread that has made ZPOLINE_SETTLE hooked calls (default 1000)
+ * in which no thread caught a site sweeps what appeared since the last
+ * sweep (one thread at a time, under the lazy patch lock) and disarms; the
+ * others disarm at their own quiet count.
  *
  * Never settled again (SUD stays armed, as in ZPOLINE_LAZY=1) once the
  * process maps memory that can change without a system call: writable and
  * executable, or shared and executable; nor when a sweep meets code it
  * cannot decode (anonymous memory, i.e. JIT code; execute-only pages) or
- * candidates it cannot prove to be instructions, or fails. What a settled thread misses, and lazy mode would not: a new
- * site in code mapped by another thread that it runs before its own next
- * hooked call; candidates the eager proof leaves alone in a library loaded
- * from the site cache (the cache keeps proven sites only); the vDSO's
- * fallback calls. README.md and the coverage harness state the trade.
+ * candidates it cannot prove to be instructions, or fails. What a settled
+ * thread misses, and lazy mode would not: a new site in code mapped by
+ * another thread that it runs before its own next hooked call; candidates
+ * the start-up rewrite left alone in a mapping it took from the site cache
+ * (the cache keeps proven sites only, so such a mapping cannot tell); the
+ * vDSO's fallback calls. README.md and the coverage harness state the
+ * trade.
  *
  * Compiled with lazy_filter.c (-mgeneral-regs-only): the filter runs under
  * a GPR-only hook's stub, which saves no vector state, so the sweep (libc,

@@ -57,6 +57,12 @@ LINES=2 expect "hook init returns NULL" 1 "ZPOLINE_NULL='abc'" \
 	run ZPOLINE_HOOK=null ZPOLINE_NULL=abc /bin/true
 expect "unknown sled" 1 "ZPOLINE_SLED='zigzag' is not one of: fast, nop" -- \
 	run ZPOLINE_SLED=zigzag /bin/true
+expect "unknown lazy mode" 1 "ZPOLINE_LAZY='soon' is not one of: 0, 1, settle" -- \
+	run ZPOLINE_LAZY=soon /bin/true
+expect "settle count not a number" 1 "ZPOLINE_SETTLE='0' is not a positive number" -- \
+	run ZPOLINE_LAZY=settle ZPOLINE_SETTLE=0 /bin/true
+expect "settle count with junk" 1 "ZPOLINE_SETTLE='10x' is not a positive number" -- \
+	run ZPOLINE_LAZY=settle ZPOLINE_SETTLE=10x /bin/true
 expect "unknown save" 1 "ZPOLINE_SAVE='all' is not one of: auto, xsave" -- \
 	run ZPOLINE_SAVE=all /bin/true
 expect "relative exclude" 1 "ZPOLINE_EXCLUDE: 'lib/libc.so.6' is not an absolute path" -- \
