@@ -42,12 +42,7 @@ __attribute__((visibility("default"))) void *dlopen(const char *file, int mode)
 	if (!h || !late_on)
 		return h;
 	pthread_mutex_lock(&late_lock);
-	/* our own system calls go straight through, and are not the
-	 * application's: neither hooked nor counted as bypasses */
-	unsigned char guard = zp_guard[0];
-	zp_guard[0] = GUARD_INTERNAL;
-	err = zp_rewrite_all(&late_opts, &st);
-	zp_guard[0] = guard;
+	err = zp_rewrite_all_internal(&late_opts, &st);
 	pthread_mutex_unlock(&late_lock);
 	if (err)
 		fprintf(stderr, "zpoline: rewriting after dlopen(%s) failed: %s\n",

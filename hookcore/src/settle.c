@@ -138,7 +138,6 @@ static void disarm(unsigned long epoch)
 static int sweep(void)
 {
 	struct zp_rewrite_stats st;
-	unsigned char guard = zp_guard[0];
 	int err;
 
 	/* the header must be zero where xsave does not write (xrstor checks
@@ -150,10 +149,7 @@ static int sweep(void)
 			 : "r"(xarea), "a"((uint32_t)xmask),
 			   "d"((uint32_t)(xmask >> 32))
 			 : "memory");
-	/* our own calls: not the program's, neither hooked nor bypasses */
-	zp_guard[0] = GUARD_INTERNAL;
-	err = zp_rewrite_all(&opts, &st);
-	zp_guard[0] = guard;
+	err = zp_rewrite_all_internal(&opts, &st);
 	__asm__ volatile("xrstor64 (%0)"
 			 :
 			 : "r"(xarea), "a"((uint32_t)xmask),
