@@ -119,6 +119,11 @@ ZPOLINE_MECH(zpm_zpoline_gpr, "zpoline-gpr",
 	     "zpoline saving general registers only (ZPOLINE_SAVE=gpr; UNSAFE: "
 	     "the hook may clobber vector registers)",
 	     "ZPOLINE_SAVE=gpr", 0, ZP_SAVE_GPR, "zpoline");
+ZPOLINE_MECH(zpm_zpoline_nodefer, "zpoline-nodefer",
+	     "zpoline with the standard hooks making the program's call inside "
+	     "the hook (host->pass), not after it from the trampoline "
+	     "(ZPOLINE_DEFER=0): what deferring saves",
+	     "ZPOLINE_DEFER=0", 0, ZP_SAVE_AUTO, "zpoline");
 ZPOLINE_MECH(zpm_zpoline_late, "zpoline-late",
 	     "zpoline that also rewrites libraries dlopen'ed later "
 	     "(ZPOLINE_DLOPEN=1)",

@@ -77,6 +77,9 @@ static long call(long nr, long a0, long a1, long a2, long a3, long a4,
 {
 	struct zp_syscall sc = { nr, { a0, a1, a2, a3, a4, a5 }, 0, 0 };
 	long r = hook(&sc);
+
+	if (sc.flags & ZP_SC_DEFER) /* the hook's zp_defer() */
+		r = zp_passthrough(&sc);
 	if (r < 0 && r > -4096) {
 		errno = -r;
 		return -1;

@@ -162,7 +162,7 @@ long zp_typed_dispatch(const struct zp_syscall *sc)
 		break;
 	}
 	if (!hooks.other)
-		return zp_passthrough(sc);
+		return zp_defer(sc);
 	current = sc;
 	ret = hooks.other(sc);
 done:

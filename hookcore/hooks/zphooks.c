@@ -322,9 +322,22 @@ void zph_set_pass(long (*pass)(const struct zp_syscall *sc))
 	host_pass = pass;
 }
 
+static bool defer_ok;
+
+void zph_set_defer(bool on)
+{
+	defer_ok = on;
+}
+
 static long pass(const struct zp_syscall *sc)
 {
 	return host_pass ? host_pass(sc) : zp_passthrough(sc);
+}
+
+/* The calls whose result zph_run does not look at. */
+static long pass_on(const struct zp_syscall *sc)
+{
+	return defer_ok ? zp_defer(sc) : pass(sc);
 }
 
 long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
@@ -336,9 +349,9 @@ long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
 	case ZPH_NULL:
 		if (zph_null_selected(sc->nr) && !(sc->flags & ZP_SC_STUB_RUNS))
 			return -ENOSYS;
-		return pass(sc);
+		return pass_on(sc);
 	case ZPH_PASS:
-		return pass(sc);
+		return pass_on(sc);
 	case ZPH_COUNT:
 		break;
 	}
@@ -355,6 +368,9 @@ long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
 	}
 	if (makes_vfork_child(sc))
 		vfork_snapshot(bypassed);
+	/* only a call that may make a fork child needs its result here */
+	if (sc->nr != SYS_fork && sc->nr != SYS_clone && sc->nr != SYS_clone3)
+		return pass_on(sc);
 	ret = pass(sc);
 	/* A fork child (own address space) starts from zero, else the
 	 * parent's counts would be reported twice. */

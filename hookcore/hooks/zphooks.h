@@ -58,4 +58,10 @@ long zph_run(enum zph_kind kind, const struct zp_syscall *sc,
  * zph_run holds nothing while it runs) or, NULL, zp_passthrough(). */
 void zph_set_pass(long (*pass)(const struct zp_syscall *sc));
 
+/* Whether zph_run leaves the calls whose result it does not need to the
+ * host, to make after the hook returned (zp_defer(): every ABI 3 host of a
+ * hook library honours it). Off by default: the in-process mechanisms that
+ * call zph_run directly make the calls it returns. */
+void zph_set_defer(bool on);
+
 #endif

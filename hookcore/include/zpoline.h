@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 /* Bumped when struct zp_syscall or struct zp_host change incompatibly. */
-#define ZP_ABI_VERSION 2
+#define ZP_ABI_VERSION 3
 
 /*
  * Set in zp_syscall.flags when the trampoline performs the system call
@@ -50,6 +50,13 @@ extern "C" {
  * count or trace) but must not execute them: zp_passthrough() knows.
  */
 #define ZP_SC_STUB_RUNS 0x1u
+
+/*
+ * Set in zp_syscall.flags by the hook, through zp_defer(): the host makes
+ * the recorded call for the program after the hook has returned, and
+ * ignores the hook's return value. Every host of ABI 3 honours it.
+ */
+#define ZP_SC_DEFER 0x2u
 
 /* One system call as the application issued it. */
 struct zp_syscall {
@@ -62,7 +69,7 @@ struct zp_syscall {
 /*
  * The hook: return what the system call should return, i.e. the result or
  * a negative errno, exactly as the kernel does. The record is the saved
- * register frame of the caller: treat it as read-only.
+ * register frame of the caller: treat it as read-only (but for zp_defer()).
  */
 typedef long (*zp_hook_fn)(const struct zp_syscall *sc);
 
@@ -125,6 +132,24 @@ static inline long zp_syscall6(long nr, long a0, long a1, long a2, long a3,
 			   "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
 	return ret;
+}
+
+/*
+ * Have the host make the recorded call after the hook returns: the hook's
+ * work is all done before the call, and it does not need the result (a
+ * passthrough, a counter). The cheapest way to pass a call on: the
+ * kernel's return lands in the host's last instructions instead of under
+ * the hook's frames. On a CPU whose kernel leaves the return stack buffer
+ * useless to user space (AMD with the SRSO mitigation), every `ret`
+ * between the kernel and the program is a mispredict (microbench/retdepth.c
+ * prices one). Returns 0, which the host ignores. A hook that needs the
+ * result uses zp_passthrough() or host->pass() instead.
+ */
+static inline long zp_defer(const struct zp_syscall *sc)
+{
+	/* the record is the host's writable frame; only this bit changes */
+	((struct zp_syscall *)sc)->flags |= ZP_SC_DEFER;
+	return 0;
 }
 
 /* Perform the recorded call (unless the trampoline will run it itself). */

@@ -26,7 +26,9 @@
  * - Every entry returns what the system call returns: the result, or a
  *   negative errno (-ENOENT), exactly as the kernel does; never -1/errno.
  * - An entry left NULL runs the real call (the default passthrough), or
- *   goes to `other` if that is set.
+ *   goes to `other` if that is set. The default passthrough defers the
+ *   call to the host (zp_defer(): made after the hook returned, the
+ *   cheapest way); with `other` NULL, so does every number it gets.
  * - zp_default_NAME(...) performs the real call NAME; call it from your
  *   entry to pass through, possibly with changed arguments.
  * - `other` receives every number without a typed entry set here (or
@@ -328,7 +330,9 @@ zp_hook_fn zp_typed_register(const struct zp_typed_hooks *hooks);
 /**
  * zp_typed_dispatch - the dispatcher zp_typed_register() returns: calls the
  * typed entry for sc->nr with its arguments converted, `other`, `observe`
- * or the passthrough. Callable directly (tests, other mechanisms).
+ * or the passthrough. Callable directly (tests, other mechanisms); a
+ * caller that is not a host makes the calls it defers: ZP_SC_DEFER set in
+ * the record afterwards means "now run it", as zp_passthrough() does.
  */
 long zp_typed_dispatch(const struct zp_syscall *sc);
 

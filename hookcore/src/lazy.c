@@ -383,6 +383,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 		zp_syscall6(SYS_rt_sigprocmask, SIG_SETMASK,
 			    (long)&uc->uc_sigmask, 0, 8, 0, 0);
 		g[REG_RAX] = zp_active_hook(&sc);
+		if (sc.flags & ZP_SC_DEFER) /* the hook's zp_defer() */
+			g[REG_RAX] = zp_host_pass(&sc);
 		zp_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);
 		guard[0] = 0;
 	}

@@ -31,6 +31,20 @@ static zp_hook_fn inner;
 
 struct zp_kact zp_lazy_app_act[2];
 
+/* The hook, for the wrappers below: they need the call's result (or pass
+ * the hook a copy of the record), so a call the hook deferred
+ * (zp_defer()) is made here, as the hook's host->pass would. */
+static long inner_now(const struct zp_syscall *sc)
+{
+	long ret = inner(sc);
+
+	if (sc->flags & ZP_SC_DEFER) {
+		((struct zp_syscall *)sc)->flags &= ~ZP_SC_DEFER;
+		ret = zp_host_pass(sc);
+	}
+	return ret;
+}
+
 /* The program's rt_sigaction(SIGSYS or SIGSEGV, act, oldact): its own
  * action in and out, as the kernel would (size 8, EINVAL otherwise). */
 static long app_sigaction(const struct zp_syscall *sc)
@@ -41,7 +55,7 @@ static long app_sigaction(const struct zp_syscall *sc)
 	long ret;
 
 	q.args[1] = q.args[2] = 0; /* the hook sees a query */
-	ret = inner(&q);
+	ret = inner_now(&q);
 	if (ret < 0)
 		return ret;
 	if (sc->args[3] != 8)
@@ -85,13 +99,13 @@ static long filtered_wait(const struct zp_syscall *sc, int arg)
 
 	if (sc->nr == SYS_pselect6 && mask) {
 		if (!zp_readable_n(mask, sizeof(pair)))
-			return inner(sc);
+			return inner_now(sc);
 		pair.mask = ((const uint64_t *const *)mask)[0];
 		pair.size = ((const unsigned long *)mask)[1];
 		mask = pair.mask;
 	}
 	if (!mask || !zp_readable(mask) || !(*mask & KEEP_OPEN))
-		return inner(sc);
+		return inner_now(sc);
 	set = *mask & ~KEEP_OPEN;
 	if (sc->nr == SYS_pselect6) {
 		pair.mask = &set;
@@ -99,7 +113,7 @@ static long filtered_wait(const struct zp_syscall *sc, int arg)
 	} else {
 		c.args[arg] = (long)&set;
 	}
-	return inner(&c);
+	return inner_now(&c);
 }
 
 /* Whether the thread has an alternate signal stack, for zp_host_pass
@@ -107,7 +121,7 @@ static long filtered_wait(const struct zp_syscall *sc, int arg)
 static long altstack(const struct zp_syscall *sc)
 {
 	const stack_t *ss = (const stack_t *)sc->args[0];
-	long ret = inner(sc);
+	long ret = inner_now(sc);
 
 	if (!ret && ss && zp_readable(&ss->ss_flags))
 		zp_guard[GUARD_ALTSTACK] = !(ss->ss_flags & SS_DISABLE);
@@ -129,7 +143,7 @@ static long filtered_mask(const struct zp_syscall *sc)
 	    !zp_readable_n((const void *)sc->args[1],
 			   sc->nr == SYS_rt_sigaction ? sizeof(struct zp_kact)
 						      : sizeof(uint64_t)))
-		return inner(sc);
+		return inner_now(sc);
 	if (sc->nr == SYS_rt_sigprocmask) {
 		set = *(const uint64_t *)sc->args[1] & ~KEEP_OPEN;
 		c.args[1] = (long)&set;
@@ -138,7 +152,7 @@ static long filtered_mask(const struct zp_syscall *sc)
 		act.mask &= ~KEEP_OPEN;
 		c.args[1] = (long)&act;
 	}
-	return inner(&c);
+	return inner_now(&c);
 }
 
 /* The numbers special() handles, as a bitmap (zp_lazy_filter). */
@@ -181,7 +195,7 @@ __attribute__((noinline)) static long special(const struct zp_syscall *sc)
 		 * it before the child leaves the hook - glibc's fork makes
 		 * calls of its own (set_robust_list) before any atfork handler
 		 * could. */
-		ret = inner(sc);
+		ret = inner_now(sc);
 		if (ret == 0 && !(sc->flags & ZP_SC_STUB_RUNS))
 			zp_lazy_fork_child();
 		return ret;
@@ -191,12 +205,12 @@ __attribute__((noinline)) static long special(const struct zp_syscall *sc)
 	case SYS_mremap:
 	case SYS_shmat:
 		/* new code: ZPOLINE_LAZY=settle arms dispatch again */
-		ret = inner(sc);
+		ret = inner_now(sc);
 		if (zp_settle_on)
 			zp_settle_mapped(sc, ret);
 		return ret;
 	default: /* not in special_list */
-		return inner(sc);
+		return inner_now(sc);
 	}
 }
 
@@ -210,6 +224,12 @@ static long filtered(const struct zp_syscall *sc)
 		zp_settle_tick();
 	if (nr < 512 && (special_nrs[nr >> 6] >> (nr & 63) & 1))
 		return special(sc);
+	/* A call the hook defers, the stub makes with the selector closed.
+	 * With an alternate signal stack, a handler may run on it during the
+	 * call, too small for a SIGSYS frame: then zp_host_pass makes it,
+	 * with the selector open (see there). */
+	if (__builtin_expect(zp_guard[GUARD_ALTSTACK], 0))
+		return inner_now(sc);
 	return inner(sc);
 }
 

@@ -17,7 +17,8 @@
  *  3. skips the red zone, aligns the stack to 64, saves the argument
  *     registers as a struct zp_syscall plus the vector state, calls the hook,
  *     restores and returns with the hook's result in rax;
- *  4. for the special kinds, runs the call itself after the hook observed it.
+ *  4. for the special kinds, and for the calls the hook deferred (zp_defer),
+ *     runs the call itself after the hook.
  *
  * rflags: the arithmetic flags are not preserved (the kernel preserves them;
  * compilers treat every asm statement as clobbering them, so C cannot
@@ -266,6 +267,8 @@ zp_stub_\variant\suffix:
 	mov	SC_FLAGS(%rsp), %r11
 	shr	$8, %r11
 	jnz	1f
+	testb	$SC_DEFER, SC_FLAGS(%rsp)
+	jnz	2f
 	mov	%rbp, %rsp
 	pop	%rbp
 	lea	120(%rsp), %rsp
@@ -275,6 +278,11 @@ zp_stub_\variant\suffix:
 	pop	%rbp
 	lea	120(%rsp), %rsp
 	jmp	zp_exec_special
+2:	mov	SC_NR(%rsp), %rax
+	mov	%rbp, %rsp
+	pop	%rbp
+	lea	128(%rsp), %rsp		/* the program's own rsp */
+	jmp	zp_exec_deferred
 	.size	zp_stub_\variant\suffix, .-zp_stub_\variant\suffix
 .endm
 
@@ -290,6 +298,26 @@ zp_stub_\variant\suffix:
 	STUB avx512, 2176, _nested, 1
 	STUB xsave, dynamic, _nested, 1
 	STUB xsavec, dynamic, _nested, 1
+
+/*
+ * The call the hook deferred (zp_defer()), with the program's registers and
+ * stack pointer: the kernel's return is followed by nothing but a jump to
+ * the program, as after its own `syscall` - no `ret` of ours, which the
+ * return stack buffer would have to predict after the kernel (mispredicted
+ * where the kernel's SRSO mitigation leaves it useless). The return address
+ * stays where the call to the trampoline wrote it, at -8 of the program's
+ * stack pointer: a signal handler run on the way back leaves it alone, as
+ * the kernel puts signal frames below the 128-byte red zone. A restarted
+ * call (SA_RESTART) runs this syscall again.
+ */
+	.p2align 4
+	.globl	zp_exec_deferred
+	.hidden	zp_exec_deferred
+	.type	zp_exec_deferred, @function
+zp_exec_deferred:
+	syscall
+	jmp	*-8(%rsp)
+	.size	zp_exec_deferred, .-zp_exec_deferred
 
 /*
  * Run a special call with the application's registers; r11 = kind, rcx is

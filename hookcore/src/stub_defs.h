@@ -17,6 +17,7 @@
 #define SC_SITE 56
 #define SC_FLAGS 64
 #define SC_STUB_RUNS 1	 /* in SC_FLAGS: ZP_SC_STUB_RUNS of zpoline.h */
+#define SC_DEFER 2	 /* in SC_FLAGS: ZP_SC_DEFER of zpoline.h */
 #define SC_RET 72	 /* the stub's own slots, past the public struct: */
 #define SC_TOKEN 80	 /* the guard owner's token (stub.S, zp_bypass) */
 #define SC_PREV_OWNER 88 /* nested stubs: the owner to give back */

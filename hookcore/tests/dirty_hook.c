@@ -4,8 +4,9 @@
  * argument registers, all vector registers this CPU enables (through libc's
  * memcpy/memset, then explicitly: zmm0-31 and k0-7 with AVX-512, ymm0-15
  * with AVX, xmm0-15 otherwise), mxcsr and the x87 control word, and with
- * ZPT_DIRTY_TILES=1 the AMX tiles - then passes the call through. test_regs
- * and test_amx check what the application saw.
+ * ZPT_DIRTY_TILES=1 the AMX tiles - then passes the call through (made
+ * inside the hook, or with ZPT_DIRTY_DEFER=1 deferred to the trampoline).
+ * test_regs and test_amx check what the application saw.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 static char a[1 << 16], b[1 << 16];
 static int level; /* as test_regs.c: 2 AVX-512, 1 AVX, 0 SSE */
 static int tiles; /* ZPT_DIRTY_TILES=1: zero AMX tmm0-7 too (test_amx.c) */
+static int defer; /* ZPT_DIRTY_DEFER=1: the trampoline makes the call */
 
 static void dirty_vectors(void)
 {
@@ -67,6 +69,8 @@ static long hook(const struct zp_syscall *sc)
 		:
 		: "m"(mx), "m"(cw)
 		: "rdi", "rsi", "rdx", "r8", "r9", "r10", "memory");
+	if (defer)
+		return zp_defer(sc) + (long)(b[100] - b[100]);
 	return zp_passthrough(sc) + (long)(b[100] - b[100]);
 }
 
@@ -76,6 +80,8 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 
 	(void)host;
 	tiles = t && !strcmp(t, "1");
+	t = getenv("ZPT_DIRTY_DEFER");
+	defer = t && !strcmp(t, "1");
 	__builtin_cpu_init();
 	level = __builtin_cpu_supports("avx512f") ? 2
 		: __builtin_cpu_supports("avx") ? 1 : 0;

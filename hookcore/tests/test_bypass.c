@@ -63,13 +63,14 @@ static void bypasses(const char *path, long *parent, long *kid)
 int main(int argc, char **argv)
 {
 	char *av[] = { argv[0], "child", NULL }, *ls[] = { "ls", "/", NULL };
-	char *stats = zpt_tmp("bypass-stats"), env_stats[512];
+	char *stats, env_stats[512];
 	const char *env[] = { env_stats, NULL, NULL };
 	long parent = 0, kid, total, byp;
 	int st, tries;
 
 	if (argc > 1)
 		return child();
+	stats = zpt_tmp("bypass-stats");
 	zpt_require_va0();
 	snprintf(env_stats, sizeof(env_stats), "ZPOLINE_STATS=%s", stats);
 	for (tries = 0; tries < 5 && parent <= 0; tries++) {

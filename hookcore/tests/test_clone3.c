@@ -130,12 +130,14 @@ static int child(void)
 int main(int argc, char **argv)
 {
 	char *av[] = { argv[0], "child", NULL };
-	char *native = zpt_tmp("clone3-native"), *hooked = zpt_tmp("clone3-hooked");
+	char *native, *hooked;
 	char *a, *b;
 	int st;
 
 	if (argc > 1)
 		return child();
+	native = zpt_tmp("clone3-native");
+	hooked = zpt_tmp("clone3-hooked");
 	zpt_require_va0();
 	st = zpt_run(NULL, av, NULL, native, NULL);
 	zpt_expect_exit0(st, "natively");

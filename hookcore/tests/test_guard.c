@@ -57,7 +57,7 @@ static int child(void)
 int main(int argc, char **argv)
 {
 	char *av[] = { argv[0], "child", NULL };
-	char *stats = zpt_tmp("guard-stats"), *out = zpt_tmp("guard-out");
+	char *stats, *out;
 	char env_stats[512], *text;
 	const char *env[] = { env_stats, NULL };
 	long want, jumps, got;
@@ -65,6 +65,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1)
 		return child();
+	stats = zpt_tmp("guard-stats");
+	out = zpt_tmp("guard-out");
 	zpt_require_va0();
 	snprintf(env_stats, sizeof(env_stats), "ZPOLINE_STATS=%s", stats);
 	st = zpt_run("count", av, env, out, NULL);

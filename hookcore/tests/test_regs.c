@@ -94,18 +94,22 @@ static const struct {
 	int saves;	/* what the variant keeps when the CPU has it */
 	int min_level;	/* below it, libzpoline must refuse the variant */
 	const char *hook; /* default: the dirty hook */
+	int defer;	/* the dirty hook defers the call (zp_defer()) */
 } variants[] = {
-	{ "auto", ~0, 0, NULL },
-	{ "avx512", ~0, 2, NULL },
-	{ "xsave", ~0, 0, NULL },
-	{ "xsavec", ~0, 0, NULL },
-	{ "avx", M_CTL | M_XMM | M_YMM, 1, NULL },
-	{ "sse", M_CTL | M_XMM, 0, NULL },
+	{ "auto", ~0, 0, NULL, 0 },
+	{ "avx512", ~0, 2, NULL, 0 },
+	{ "xsave", ~0, 0, NULL, 0 },
+	{ "xsavec", ~0, 0, NULL, 0 },
+	{ "avx", M_CTL | M_XMM | M_YMM, 1, NULL, 0 },
+	{ "sse", M_CTL | M_XMM, 0, NULL, 0 },
 	/* documented unsafe: the test must see the damage */
-	{ "gpr", M_GPR | M_REDZONE, 0, NULL },
+	{ "gpr", M_GPR | M_REDZONE, 0, NULL, 0 },
+	/* the trampoline makes the call after restoring everything */
+	{ "auto", ~0, 0, NULL, 1 },
+	{ "xsave", ~0, 0, NULL, 1 },
 	/* auto with a GPR-only hook saves general registers only, and that
-	 * is enough: the count hook touches nothing else */
-	{ "auto", ~0, 0, "count" },
+	 * is enough: the count hook touches nothing else (and defers) */
+	{ "auto", ~0, 0, "count", 0 },
 };
 
 /* xsavec needs CPUID.(0xD,1):EAX[1]; libzpoline refuses it without. */
@@ -120,13 +124,15 @@ static int has_xsavec(void)
 int main(int argc, char **argv)
 {
 	char *av[] = { argv[0], "child", NULL }, env_save[64];
-	const char *env[] = { env_save, NULL };
+	const char *env[] = { env_save, NULL, NULL };
 	const char *hook = getenv("ZPT_DIRTY_HOOK");
-	char *out = zpt_tmp("regs-out"), *err = zpt_tmp("regs-err"), *text;
+	char *out, *err, *text;
 	int st, mask, level = vector_level();
 
 	if (argc > 1)
 		return child();
+	out = zpt_tmp("regs-out");
+	err = zpt_tmp("regs-err");
 	zpt_require_va0();
 	if (!hook)
 		FAIL("ZPT_DIRTY_HOOK not set");
@@ -146,6 +152,7 @@ int main(int argc, char **argv)
 
 		snprintf(env_save, sizeof(env_save), "ZPOLINE_SAVE=%s",
 			 variants[v].save);
+		env[1] = variants[v].defer ? "ZPT_DIRTY_DEFER=1" : NULL;
 		st = zpt_run(variants[v].hook ? variants[v].hook : hook, av, env,
 			     out, err);
 		if (!WIFEXITED(st))
@@ -177,9 +184,10 @@ int main(int argc, char **argv)
 			FAIL("ZPOLINE_SAVE=%s: expected the dirty hook to "
 			     "clobber %#x, mask %#x", variants[v].save,
 			     must_lose, mask);
-		printf("ZPOLINE_SAVE=%-6s hook %-5s lost-state mask %#05x: ok\n",
-		       variants[v].save, variants[v].hook ? variants[v].hook : "dirty",
-		       mask);
+		printf("ZPOLINE_SAVE=%-6s hook %-5s%s lost-state mask %#05x: "
+		       "ok\n", variants[v].save,
+		       variants[v].hook ? variants[v].hook : "dirty",
+		       variants[v].defer ? " (deferring)" : "", mask);
 	}
 	unlink(out);
 	unlink(err);

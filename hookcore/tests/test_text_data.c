@@ -9,7 +9,7 @@
  * nothing proves is not patched either (its calls are not counted), unless
  * ZPOLINE_UNPROVEN=lazy lets lazy mode patch it once it runs.
  */
-#include "zpt.h"
+#include "zpt_cache.h"
 
 int zpt_table_sum(void);
 long zpt_getpid_symbol(void);
@@ -34,8 +34,7 @@ static int child(void)
 int main(int argc, char **argv)
 {
 	char *av[] = { argv[0], "child", NULL };
-	char *out = zpt_tmp("text-data-out"), *err = zpt_tmp("text-data-err");
-	char *stats = zpt_tmp("text-data-stats"), *cache = zpt_tmp("text-data-cache");
+	char *out, *err, *stats, *cache;
 	char env_stats[512], env_cache[512], env_mode[64], re[128], *native, *text;
 	const char *env[] = { env_stats, env_cache, env_mode, "ZPOLINE_VERBOSE=3",
 			      NULL, NULL };
@@ -47,6 +46,10 @@ int main(int argc, char **argv)
 
 	if (argc > 1)
 		return child();
+	out = zpt_tmp("text-data-out");
+	err = zpt_tmp("text-data-err");
+	stats = zpt_tmp("text-data-stats");
+	cache = zpt_tmp("text-data-cache");
 	zpt_require_va0();
 	st = zpt_run(NULL, av, NULL, out, NULL);
 	zpt_expect_exit0(st, "natively");
@@ -99,5 +102,9 @@ int main(int argc, char **argv)
 		printf("%-5s %s: checksum %s, hooked getpid %ld: ok\n",
 		       modes[m][1], modes[m][2], native, got);
 	}
+	unlink(out);
+	unlink(err);
+	unlink(stats);
+	zpt_rmtree(cache);
 	return 0;
 }

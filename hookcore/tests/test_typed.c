@@ -27,7 +27,7 @@ static struct {
 	int fd;
 	void *buf;
 	size_t n;
-	int calls, other, observed, clone;
+	int calls, other, observed, clone, deferred;
 	const struct zp_syscall *cur;
 	long other_nr;
 } seen;
@@ -74,7 +74,14 @@ static void t_observe(const struct zp_syscall *sc)
 static long run(long nr, long a0, long a1, long a2, long a3, unsigned flags)
 {
 	struct zp_syscall sc = { nr, { a0, a1, a2, a3, 0, 0 }, 0x1234, flags };
-	return zp_typed_dispatch(&sc);
+	long r = zp_typed_dispatch(&sc);
+
+	/* as a host does: the call the dispatcher deferred, made now */
+	if (sc.flags & ZP_SC_DEFER) {
+		seen.deferred++;
+		r = zp_passthrough(&sc);
+	}
+	return r;
 }
 
 int main(void)
@@ -86,6 +93,7 @@ int main(void)
 	char buf[16];
 	struct utsname u;
 	long r;
+	int d;
 
 	CHECK(zp_typed_register(NULL) == NULL, "register(NULL)");
 	CHECK(zp_typed_register(&hooks) == zp_typed_dispatch, "register");
@@ -147,12 +155,16 @@ int main(void)
 	/* No `other`: untyped numbers pass through. */
 	static const struct zp_typed_hooks bare = { .read = t_read };
 	zp_typed_register(&bare);
+	d = seen.deferred;
 	r = run(400, 0, 0, 0, 0, 0);
-	CHECK(r == -ENOSYS && seen.other == 3, "bare nr 400: %ld", r);
+	CHECK(r == -ENOSYS && seen.other == 3 && seen.deferred == d + 1,
+	      "bare nr 400: %ld, deferred %d", r, seen.deferred - d);
 	r = run(SYS_getpid, 0, 0, 0, 0, 0);
-	CHECK(r == getpid() && seen.other == 3, "bare getpid: %ld", r);
+	CHECK(r == getpid() && seen.other == 3 && seen.deferred == d + 2,
+	      "bare getpid: %ld, deferred %d", r, seen.deferred - d);
 	r = run(SYS_clone, 0x100, 0x1000, 0, 0, ZP_SC_STUB_RUNS);
-	CHECK(r == 0 && seen.observed == 1, "bare STUB_RUNS: %ld", r);
+	CHECK(r == 0 && seen.observed == 1 && seen.deferred == d + 2,
+	      "bare STUB_RUNS: %ld", r);
 	printf("ok\n");
 	return 0;
 }

@@ -79,6 +79,19 @@ long zpm_sud_arm(void)
 		   (long)zpm_sud_start, (long)zpm_sud_len, (long)sel);
 }
 
+/* The library's hook; a call it deferred (zp_defer()) is made here, as
+ * its host->pass would (the SIGSYS frame is where the result goes). */
+static long lib_fn_now(const struct zp_syscall *sc)
+{
+	long ret = lib.fn(sc);
+
+	if (sc->flags & ZP_SC_DEFER) {
+		((struct zp_syscall *)sc)->flags &= ~ZP_SC_DEFER;
+		ret = zpm_hooklib_pass(sc);
+	}
+	return ret;
+}
+
 /*
  * The hook: the built-in one, or the library's between the guard's enter
  * and leave. The hook's own calls are made here, from the exempt range,
@@ -96,10 +109,12 @@ static long run_hook(const struct zp_syscall *sc)
 	 * (seccomp's is by thread id, which a later thread may get): the
 	 * hook runs a thread's exit unmarked; its own libc's calls are still
 	 * known as its own by their address. */
-	if (sc->nr == SYS_exit)
-		return lib.fn(sc);
+	if (sc->nr == SYS_exit) {
+		ret = lib.fn(sc);
+		return sc->flags & ZP_SC_DEFER ? zp_passthrough(sc) : ret;
+	}
 	st = guard->enter();
-	ret = lib.fn(sc);
+	ret = lib_fn_now(sc);
 	guard->leave(st);
 	return ret;
 }

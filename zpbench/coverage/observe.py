@@ -121,7 +121,8 @@ class Rules:
         for role, path, syms in (
                 ("issue", self.count_hook, ["zph_run"]),
                 ("issue", self.preload, ["zph_run"]),
-                ("issue", self.zpoline, ["zp_exec_special", "zp_host_pass"]),
+                ("issue", self.zpoline, ["zp_exec_special", "zp_host_pass",
+                                         "zp_exec_deferred"]),
                 ("bypass", self.zpoline, ["zp_bypass",
                                           "zp_exec_special_bypass"]),
                 ("bypass", self.preload, ["_exit"])):
