@@ -9,9 +9,11 @@ Roles (the rules given to covtrace, built here from the symbols of our own
 files, so they follow the code):
  - issue: the mechanism executes a call its hook saw - zph_run() of the
    count hook loaded by libzpoline (zphook-count.so) and of zpmech-preload.so
-   (its zp_passthrough), libzpoline's zp_host_pass (the host's pass that
-   libzpoline's count hook calls) and zp_exec_special (the calls the
-   trampoline runs itself: rt_sigreturn, vfork, clone on a new stack);
+   (its zp_passthrough), libzpoline's zp_exec_deferred (the calls the
+   count hook defers, zp_defer()), zp_host_pass (the host's pass, for the
+   calls the lazy filter needs the result of) and zp_exec_special (the
+   calls the trampoline runs itself: rt_sigreturn, vfork, clone on a new
+   stack);
  - bypass: it executes a call its hook did not see - libzpoline's
    zp_bypass/zp_exec_special_bypass (re-entry guard), zpmech-preload.so's
    _exit (flushes the counts, then exit_group without counting it);
