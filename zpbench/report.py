@@ -731,6 +731,39 @@ def sud_armed_section(doc, rs):
                "zpoline pass +ns"], rows)
 
 
+def defer_section(doc, rs):
+    """The pass made inside the hook vs deferred to the trampoline
+    (zp_defer): what the returns between kernel and program cost here."""
+    rows = []
+    for case in sorted({r["case"] for r in rs.records("micro")
+                        if r.get("mechanism") == "zpoline-nodefer"
+                        and r.get("hook") == "pass"}):
+        cells = []
+        for m in ("zpoline-nodefer", "zpoline"):
+            v = (rec(rs, case, m, "pass") or {}).get("vs_none") or {}
+            cells.append(v.get("overhead_ns"))
+        if None in cells:
+            continue
+        rows.append((case, f"{cells[0]:+.1f}", f"{cells[1]:+.1f}",
+                     f"{cells[0] - cells[1]:+.1f}"))
+    if not rows:
+        return
+    vul = rs.context().get("vulnerabilities") or {}
+    srso = vul.get("spec_rstack_overflow")
+    doc.h(3, "Deferred pass: the returns between the kernel and the program")
+    doc.p("The standard hooks leave the program's call to the trampoline "
+          "(`zp_defer()`, HOOKS.md): it restores the program's registers, "
+          "makes the call and jumps back, so nothing of ours returns after "
+          "the kernel. `zpoline-nodefer` makes it inside the hook as "
+          "before: the host's pass, the hook and the stub each `ret` after "
+          "the kernel, and each return must be predicted by a return stack "
+          "buffer the kernel's exit may have left useless (microbench "
+          "`mb-retdepth` prices one)."
+          + (f" This machine's SRSO state: {srso}." if srso else ""))
+    doc.table(["case", "pass in the hook (+ns vs none)",
+               "deferred (+ns vs none)", "saved ns"], rows)
+
+
 def _ms_ci(d):
     """"+5.61 [+5.2-+6.0]" (no brackets for files without intervals)."""
     if d is None:
@@ -963,6 +996,7 @@ def main():
     if rs.records("micro"):
         ptrace_section(doc, rs)
         sud_armed_section(doc, rs)
+        defer_section(doc, rs)
     macro_table(doc, rs)
     tools_section(doc, rs)
     startup_section(doc, rs)
