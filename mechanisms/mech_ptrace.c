@@ -400,7 +400,7 @@ static int ptrace_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	mech_name = m->name;
 	kind = ctx->kind;
 	use_seccomp = m->priv != NULL;
-	if (zph_init(m->name, ctx->kind))
+	if (zph_init(m->name, ctx->kind, zph_secure_getenv))
 		return 2;
 	if (kind == ZPH_COUNT && ctx->stats) {
 		stats_fd = open(ctx->stats, O_WRONLY | O_CREAT | O_APPEND |

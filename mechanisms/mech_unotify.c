@@ -175,7 +175,7 @@ static int unotify_run(const struct zpm_mech *m, const struct zpm_ctx *ctx)
 	int lfd, pfd, status, fd, val;
 	pid_t pid;
 
-	if (zph_init(m->name, ctx->kind))
+	if (zph_init(m->name, ctx->kind, zph_secure_getenv))
 		return 2;
 	if (ctx->kind == ZPH_COUNT) {
 		fd = zpm_stats_fd(ctx);

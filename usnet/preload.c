@@ -43,11 +43,17 @@ static zp_hook_fn hook;
 static void (*hook_orphan)(void);
 static pid_t (*real_fork)(void);
 
+static const char *host_getenv(const char *name)
+{
+	return secure_getenv(name);
+}
+
 __attribute__((constructor)) static void load(void)
 {
 	static const struct zp_host host = {
 		.abi = ZP_ABI_VERSION, .mechanism = "none",
 		.variant = "usnet-preload", /* no bypass count, no pass */
+		.getenv = host_getenv,
 	};
 	char path[4096];
 	Dl_info self;

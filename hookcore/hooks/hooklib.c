@@ -2,11 +2,11 @@
 /*
  * The standard hook libraries for libzpoline.so: built three times, as
  * zphook-null.so, zphook-pass.so and zphook-count.so, with ZPH_HOOK_KIND
- * set to the kind (see zphooks.h for what each does).
+ * set to the kind (see zphooks.h for what each does). They link no libc:
+ * settings come through host->getenv, messages go out with a raw write.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
+
 #include "zphooks.h"
 
 /* Built with -mgeneral-regs-only, and zph_run calls no libc: see zphooks.h. */
@@ -21,11 +21,13 @@ static long hook(const struct zp_syscall *sc)
 
 zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 {
-	const char *defer;
+	const char *name = zph_kind_name(ZPH_HOOK_KIND), *defer;
 
 	if (host->abi != ZP_ABI_VERSION) {
-		fprintf(stderr, "zphook-%s: host ABI %u, expected %u\n",
-			zph_kind_name(ZPH_HOOK_KIND), host->abi, ZP_ABI_VERSION);
+		/* an older host has no getenv either: say it plainly */
+		zph_say("zphook-", name, ": the host's hook ABI is not ",
+			host->abi < ZP_ABI_VERSION ? "this one (older host)"
+						   : "this one (newer host)");
 		return NULL;
 	}
 	host_bypassed = host->bypassed;
@@ -33,14 +35,14 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 	/* ZPOLINE_DEFER=0: the program's calls made inside the hook, through
 	 * host->pass, as before ABI 3 - the mechanism zpoline-nodefer, which
 	 * prices what deferring saves */
-	defer = secure_getenv("ZPOLINE_DEFER");
-	if (defer && strcmp(defer, "0") && strcmp(defer, "1")) {
-		fprintf(stderr, "zphook-%s: ZPOLINE_DEFER='%s': want 0 or 1\n",
-			zph_kind_name(ZPH_HOOK_KIND), defer);
+	defer = host->getenv("ZPOLINE_DEFER");
+	if (defer && ((defer[0] != '0' && defer[0] != '1') || defer[1])) {
+		zph_say("zphook-", name, ": ZPOLINE_DEFER: want 0 or 1, not ",
+			defer);
 		return NULL;
 	}
-	zph_set_defer(!defer || *defer == '1');
-	if (zph_init(host->mechanism, ZPH_HOOK_KIND))
+	zph_set_defer(!defer || defer[0] != '0');
+	if (zph_init(host->mechanism, ZPH_HOOK_KIND, host->getenv))
 		return NULL;
 	return hook;
 }

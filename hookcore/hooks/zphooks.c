@@ -3,9 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 #include <sys/syscall.h>
 
 static const char *mech_name = "?";
@@ -13,15 +11,65 @@ static char stats_path[4096];	/* empty: stderr */
 static unsigned char null_set[ZPH_MAX_NR];
 static unsigned long counts[ZPH_MAX_NR + 1]; /* last slot: "other" */
 
+/* No libc here, not even strcmp: the hook libraries built from this file
+ * link none (zphooks.h), and the compiler must not be asked for one. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static int same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+static size_t length(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+/* One line on stderr, the pieces joined: a raw write, no stdio. */
+void zph_say(const char *a, const char *b, const char *c, const char *d)
+{
+	const char *part[] = { a, b, c, d, "\n" };
+	char line[512];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++)
+		for (const char *p = part[i]; p && *p && n < sizeof(line); p++)
+			line[n++] = *p;
+	zp_syscall6(SYS_write, 2, (long)line, (long)n, 0, 0, 0);
+}
+
 int zph_kind_from_name(const char *name)
 {
-	if (!strcmp(name, "null"))
+	if (same(name, "null"))
 		return ZPH_NULL;
-	if (!strcmp(name, "pass"))
+	if (same(name, "pass"))
 		return ZPH_PASS;
-	if (!strcmp(name, "count"))
+	if (same(name, "count"))
 		return ZPH_COUNT;
 	return -EINVAL;
+}
+
+/* A decimal number at *p, *p moved past it; -1 if there is none (or it
+ * is beyond any system call number). */
+static long number(const char **p)
+{
+	long v = 0;
+	const char *s = *p;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (*s - '0')) > 1L << 30)
+			return -1;
+	*p = s;
+	return v;
 }
 
 const char *zph_kind_name(enum zph_kind kind)
@@ -36,53 +84,51 @@ static int parse_null_set(const char *spec)
 	const char *p = spec;
 
 	while (*p) {
-		char *end;
-		long lo = strtol(p, &end, 10), hi = lo;
+		long lo = number(&p), hi = lo;
 
-		if (end == p)
-			goto bad;
-		if (*end == '-') {
-			p = end + 1;
-			hi = strtol(p, &end, 10);
-			if (end == p)
-				goto bad;
+		if (*p == '-') {
+			p++;
+			hi = number(&p);
 		}
 		if (lo < 0 || hi < lo || hi >= ZPH_MAX_NR)
 			goto bad;
 		for (long nr = lo; nr <= hi; nr++)
 			null_set[nr] = 1;
-		if (*end == ',')
-			end++;
-		else if (*end)
+		if (*p == ',')
+			p++;
+		else if (*p)
 			goto bad;
-		p = end;
 	}
 	return 0;
 bad:
-	fprintf(stderr,
-		"zpoline: ZPOLINE_NULL='%s' is not a list of syscall numbers "
-		"or ranges below %d (e.g. 39,335-423)\n",
-		spec, ZPH_MAX_NR);
+	zph_say("zpoline: ZPOLINE_NULL='", spec, "' is not a list of system "
+		"call numbers or ranges below " STR(ZPH_MAX_NR)
+		" (e.g. 39,335-423)", NULL);
 	return -EINVAL;
 }
 
-int zph_init(const char *mechanism, enum zph_kind kind)
+int zph_init(const char *mechanism, enum zph_kind kind,
+	     const char *(*get)(const char *name))
 {
 	const char *v;
 
 	mech_name = mechanism;
 	if (kind == ZPH_NULL) {
-		v = secure_getenv("ZPOLINE_NULL");
+		v = get("ZPOLINE_NULL");
 		if (parse_null_set(v && *v ? v : "39"))
 			return -EINVAL;
 	}
-	v = secure_getenv("ZPOLINE_STATS");
+	v = get("ZPOLINE_STATS");
 	if (kind == ZPH_COUNT && v && *v) {
-		if (strlen(v) >= sizeof(stats_path)) {
-			fprintf(stderr, "zpoline: ZPOLINE_STATS path too long\n");
+		size_t n = length(v);
+
+		if (n >= sizeof(stats_path)) {
+			zph_say("zpoline: ZPOLINE_STATS path too long", NULL,
+				NULL, NULL);
 			return -EINVAL;
 		}
-		strcpy(stats_path, v);
+		for (size_t i = 0; i <= n; i++)
+			stats_path[i] = v[i];
 	}
 	return 0;
 }

@@ -2,10 +2,14 @@
 /*
  * The three standard hooks (null, pass, count) as plain functions, shared by
  * every mechanism so that "the same hook work" is literally the same code.
- * Everything here issues its system calls with zp_syscall6() and never calls
- * libc after zph_init(), because under seccomp or SUD a libc call from the
- * handler would trap again; and it is compiled with -mgeneral-regs-only, so
- * the hook path provably leaves vector state alone (ZP_HOOK_GPR_ONLY).
+ * Everything here issues its system calls with zp_syscall6() and calls no
+ * libc at all: under seccomp or SUD a libc call from the handler would trap
+ * again, and the hook libraries built from it (zphook-null/pass/count.so)
+ * link no libc, so that loading one into its own namespace does not load
+ * and relocate a second libc at every program's start (~0.2 ms on a VM).
+ * The environment comes from the caller (zph_init). It is compiled with
+ * -mgeneral-regs-only, so the hook path provably leaves vector state alone
+ * (ZP_HOOK_GPR_ONLY).
  */
 #ifndef ZPHOOKS_H
 #define ZPHOOKS_H
@@ -23,12 +27,21 @@ int zph_kind_from_name(const char *name);
 const char *zph_kind_name(enum zph_kind kind);
 
 /*
- * Reads the environment once: ZPOLINE_NULL (numbers the null hook answers
+ * Reads the environment once, through `get` (secure_getenv, or a hook
+ * library's host->getenv): ZPOLINE_NULL (numbers the null hook answers
  * with -ENOSYS, default "39" = getpid; "a,b,c-d" lists and ranges) and
  * ZPOLINE_STATS (where count writes). Returns 0 or -EINVAL after printing
  * one line naming the bad value.
  */
-int zph_init(const char *mechanism, enum zph_kind kind);
+int zph_init(const char *mechanism, enum zph_kind kind,
+	     const char *(*get)(const char *name));
+
+/* secure_getenv() for zph_init, in a process that has libc. */
+const char *zph_secure_getenv(const char *name);
+
+/* One line on stderr: the four pieces (NULL: none) and a newline, with a
+ * raw write (no stdio: see the top of this file). */
+void zph_say(const char *a, const char *b, const char *c, const char *d);
 
 /* true if the null hook should answer nr itself. */
 bool zph_null_selected(long nr);

@@ -90,6 +90,13 @@ struct zp_host {
 	 * the hook could be re-entered safely (no lock held, no shared state
 	 * half-updated). NULL if the host has none. */
 	long (*pass)(const struct zp_syscall *sc);
+	/* The program's environment as the host reads it (secure_getenv():
+	 * nothing in a setuid or file-capability process). A hook library
+	 * linked without libc - like the standard null/pass/count hooks,
+	 * which so spare every program's start the loading of a second libc
+	 * into the hook's namespace - reads its settings through it. Never
+	 * NULL (ABI 3). */
+	const char *(*getenv)(const char *name);
 };
 
 #define ZP_EXPORT __attribute__((visibility("default")))

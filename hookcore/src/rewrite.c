@@ -107,6 +107,9 @@ static int read_maps(struct zp_mapping **out, size_t *n)
 	*n = 0;
 	if (!f)
 		return -errno;
+	/* one read for the whole file, not one per KiB: each read of
+	 * /proc/self/maps walks the mappings again from where it stopped */
+	setvbuf(f, NULL, _IOFBF, 1 << 16);
 	while (fgets(line, sizeof(line), f)) {
 		struct zp_mapping m;
 

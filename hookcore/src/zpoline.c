@@ -172,7 +172,8 @@ static unsigned long load_hook(const char *path, const char *variant,
 	static struct zp_host host = { .abi = ZP_ABI_VERSION,
 				       .mechanism = "zpoline",
 				       .bypassed = zp_bypassed,
-				       .pass = zp_host_pass };
+				       .pass = zp_host_pass,
+				       .getenv = zp_env };
 	struct stat sb;
 	void *h;
 	zp_hook_init_fn init;

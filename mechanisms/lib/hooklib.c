@@ -51,11 +51,17 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+static const char *host_getenv(const char *name)
+{
+	return secure_getenv(name);
+}
+
 void zpm_hooklib_load(const char *path, const char *mechanism,
 		      long (*pass)(const struct zp_syscall *sc),
 		      struct zpm_hooklib *out)
 {
-	static struct zp_host host = { .abi = ZP_ABI_VERSION, .variant = "" };
+	static struct zp_host host = { .abi = ZP_ABI_VERSION, .variant = "",
+				       .getenv = host_getenv };
 	static struct zpm_range before[MAPS_MAX], after[MAPS_MAX];
 	const unsigned max = MAPS_MAX;
 	unsigned nbefore, nafter;

@@ -208,7 +208,7 @@ __attribute__((constructor)) static void preload_init(void)
 				"pass or count\n", hook);
 		exit(2);
 	}
-	if (zph_init("preload", (enum zph_kind)k))
+	if (zph_init("preload", (enum zph_kind)k, zph_secure_getenv))
 		exit(2);
 	kind = (enum zph_kind)k;
 	if (kind == ZPH_COUNT)

@@ -382,7 +382,7 @@ int main(int argc, char **argv, char **envp)
 		setenv("ZPOLINE_STATS", opt_stats + 8, 1);
 	if (opt_null[0])
 		setenv("ZPOLINE_NULL", opt_null + 7, 1);
-	if (zph_init("seccomp", (enum zph_kind)kind))
+	if (zph_init("seccomp", (enum zph_kind)kind, zph_secure_getenv))
 		return 2;
 	n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
 	if (n <= 0)

@@ -101,7 +101,7 @@ __attribute__((constructor)) static void sud_init(void)
 		zpm_hooklib_load(hook, "sud", zpm_hooklib_pass, &lib);
 		__asm__("mov %%fs:0, %0" : "=r"(tp));
 		zpm_sud_sel_off = (long)(&sel - tp);
-	} else if (zph_init("sud", (enum zph_kind)kind)) {
+	} else if (zph_init("sud", (enum zph_kind)kind, zph_secure_getenv)) {
 		exit(2);
 	}
 	if (!dl_iterate_phdr(find_text, (void *)(unsigned long)sud_init)) {
