@@ -7,7 +7,8 @@
  * project's VMs: re-proving the cached sites of libc alone (~10,000
  * instructions) cost 1.5-2.5 ms of every start-up. Almost all of those
  * instructions are plain integer code whose length follows from two
- * tables. Anything else - VEX, EVEX, XOP, SSE, LOCK, invalid or ambiguous
+ * tables. Anything else - VEX, EVEX, XOP, most SSE, LOCK where it is
+ * invalid, invalid or ambiguous
  * bytes (a 66 prefix on a near branch, which Intel and AMD decode
  * differently) - returns 0 and the caller asks Zydis. The rule that keeps
  * this sound: never accept what Zydis would refuse, and agree with it on
@@ -75,7 +76,22 @@ static const uint16_t map2[256] = {
 };
 #undef K
 
-/* Legacy prefixes (LOCK apart: Zydis decides those), one lookup per byte
+/* 0F xx SSE/MMX moves and logic that compiled integer code uses too
+ * (struct copies, zeroing): ModRM, no immediate, valid with exactly the
+ * mandatory prefixes marked (S_NONE: none, else one of 66, F3, F2). Any
+ * other prefix combination goes to Zydis. */
+enum { S_NONE = 1, S_66 = 2, S_F3 = 4, S_F2 = 8 };
+static const uint8_t sse[256] = {
+	[0x10] = S_NONE | S_66 | S_F3 | S_F2, S_NONE | S_66 | S_F3 | S_F2,
+	[0x28] = S_NONE | S_66, S_NONE | S_66,
+	[0x54] = S_NONE | S_66, [0x57] = S_NONE | S_66,
+	[0x62] = S_NONE | S_66, [0x6c] = S_66,
+	[0x6e] = S_NONE | S_66, [0x6f] = S_NONE | S_66 | S_F3,
+	[0x7e] = S_NONE | S_66 | S_F3, [0x7f] = S_NONE | S_66 | S_F3,
+	[0xd6] = S_66, [0xef] = S_NONE | S_66,
+};
+
+/* Legacy prefixes (LOCK only where lockable() says), one lookup per byte
  * instead of a chain of compares. */
 enum { P_NONE, P_OPSIZE, P_ADDR32, P_LOCK, P_OTHER };
 static const uint8_t prefix[256] = {
@@ -133,6 +149,35 @@ static int modrm_valid(uint8_t op, uint8_t m)
 	}
 }
 
+/* LOCK is #UD but on a read-modify-write of memory by these (Intel SDM,
+ * LOCK): add/or/adc/sbb/and/sub/xor r/m,r; group 1 but cmp; xchg; not/neg;
+ * inc/dec; bts/btr/btc r/m,r; cmpxchg; xadd. The rest (0F BA, 0F C7)
+ * x86len leaves to Zydis anyway. Glibc's atomics are most of them. */
+static int lockable(int two_byte, uint8_t op, uint8_t m)
+{
+	unsigned reg = (m >> 3) & 7;
+
+	if (m >> 6 == 3)
+		return 0;
+	if (two_byte)
+		return op == 0xab || op == 0xb3 || op == 0xbb || op == 0xb0 ||
+		       op == 0xb1 || op == 0xc0 || op == 0xc1;
+	if (op < 0x38)
+		return (op & 7) <= 1;
+	switch (op) {
+	case 0x80: case 0x81: case 0x83:
+		return reg != 7;
+	case 0x86: case 0x87:
+		return 1;
+	case 0xf6: case 0xf7:
+		return reg == 2 || reg == 3;
+	case 0xfe: case 0xff:
+		return reg <= 1;
+	default:
+		return 0;
+	}
+}
+
 /*
  * The common shape - no legacy prefix, maybe a REX, a one-byte opcode whose
  * length follows from the opcode, ModRM and SIB alone - from one table
@@ -186,18 +231,25 @@ static __attribute__((noinline)) int insn_len_general(const uint8_t *p,
 							int *end)
 {
 	size_t i = 0, n;
-	int opsize = 0, addr32 = 0, rex_w = 0, two_byte = 0;
+	int opsize = 0, addr32 = 0, rex_w = 0, two_byte = 0, lock = 0, rep = 0;
+	unsigned mand = 0, nmand = 0; /* mandatory-prefix candidates seen */
 	unsigned imm;
 	uint16_t f;
 	uint8_t op;
 
 	/* legacy prefixes, then at most one REX right before the opcode */
 	for (unsigned c; i < max && (c = prefix[p[i]]); i++) {
-		if (c == P_LOCK)
-			return 0; /* LOCK is #UD on most opcodes: Zydis knows */
+		lock |= c == P_LOCK;
+		rep |= p[i] == 0xf2 || p[i] == 0xf3;
+		if (p[i] == 0x66 || p[i] == 0xf2 || p[i] == 0xf3) {
+			mand = p[i] == 0x66 ? S_66 : p[i] == 0xf3 ? S_F3 : S_F2;
+			nmand++;
+		}
 		opsize |= c == P_OPSIZE;
 		addr32 |= c == P_ADDR32;
 	}
+	if (lock && rep)
+		return 0; /* xacquire/xrelease: Zydis knows where they go */
 	if (i < max && (p[i] & 0xf0) == 0x40) {
 		rex_w = !!(p[i] & 8);
 		i++;
@@ -207,11 +259,16 @@ static __attribute__((noinline)) int insn_len_general(const uint8_t *p,
 	op = p[i++];
 	*site = 0;
 	if (op == 0x0f) {
-		if (i >= max || !(map2[p[i]] & KNOWN))
+		if (i >= max)
 			return 0;
 		op = p[i++];
 		f = map2[op];
 		two_byte = 1;
+		if (!(f & KNOWN)) {
+			if (nmand > 1 || !(sse[op] & (nmand ? mand : S_NONE)))
+				return 0;
+			f = M;
+		}
 		*site = (op == 0x05 || op == 0x34) && i == 2;
 	} else {
 		f = map1[op];
@@ -227,6 +284,8 @@ static __attribute__((noinline)) int insn_len_general(const uint8_t *p,
 		return 0;
 	if ((f & REL) && opsize)
 		return 0; /* rel16 on AMD, rel32 on Intel */
+	if (lock && (!(f & M) || i >= max || !lockable(two_byte, op, p[i])))
+		return 0;
 	if (f & M) {
 		n = modrm_len(p + i, max - i);
 		if (!n || (!two_byte && !modrm_valid(op, p[i])))
