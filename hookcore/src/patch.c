@@ -65,38 +65,140 @@ static int catch_faults(int on)
 				0, 8, 0, 0);
 }
 
-/* Whether another thread of this process has a SIGSEGV pending that it
- * has not taken yet (its status' SigPnd). */
-static int segv_pending_elsewhere(void)
+/* How much CPU time of its own a runnable thread must have had since the
+ * last run became executable before it cannot be inside the fault path
+ * any more: that path takes microseconds and never sleeps. */
+#define SETTLE_NS 200000ull
+
+/* A thread's CPU time in ns (/proc/.../schedstat), or -1 if unknown. */
+static long long cpu_ns(long tid)
+{
+	char path[64];
+	unsigned long long ns;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%llu", &ns) == 1;
+	fclose(f);
+	return ok ? (long long)ns : -1;
+}
+
+/* Whether thread tid may still take a SIGSEGV from a run: it has one
+ * pending, or it is runnable and has not had SETTLE_NS of CPU since
+ * run0 (its CPU time then; -1 if unknown: then it is waited for until
+ * `waited_ns` of wall time passed instead). Gone or asleep: no. */
+static int unsettled(long tid, long long run0, long long waited_ns)
+{
+	char path[64], line[128];
+	int runnable = 0, pending = 0;
+	long long now;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "State:", 6))
+			runnable = line[6 + strspn(line + 6, " \t")] == 'R';
+		else if (!strncmp(line, "SigPnd:", 7))
+			pending = (strtoull(line + 7, NULL, 16) >>
+				   (SIGSEGV - 1)) & 1;
+	fclose(f);
+	if (pending)
+		return 1;
+	if (!runnable)
+		return 0;
+	if (run0 < 0 || (now = cpu_ns(tid)) < 0)
+		return waited_ns < 20 * 1000000ll;
+	return (unsigned long long)(now - run0) < SETTLE_NS;
+}
+
+/* The other threads of this process (none: NULL, 0). */
+struct watch {
+	long tid;
+	long long run0;
+};
+
+static size_t other_threads(struct watch **out)
 {
 	long self = zp_raw(SYS_gettid, 0, 0, 0);
+	struct watch *w = NULL;
+	size_t n = 0, cap = 0;
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *e;
-	char path[64], line[128];
-	int found = 0;
 
+	*out = NULL;
 	if (!d)
 		return 0;
-	while (!found && (e = readdir(d))) {
+	while ((e = readdir(d))) {
 		long tid = atol(e->d_name);
-		FILE *f;
 
 		if (tid <= 0 || tid == self)
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "SigPnd:", 7)) {
-				found = (strtoull(line + 7, NULL, 16) >>
-					 (SIGSEGV - 1)) & 1;
+		if (n == cap) {
+			struct watch *v = realloc(w, (cap = cap ? 2 * cap : 16) *
+							 sizeof(*w));
+			if (!v)
 				break;
-			}
-		fclose(f);
+			w = v;
+		}
+		w[n++].tid = tid;
 	}
 	closedir(d);
-	return found;
+	*out = w;
+	return n;
+}
+
+/* Whether thread tid is runnable with SIGSEGV blocked. */
+static int runnable_blocked(long tid)
+{
+	char path[64], line[128];
+	int runnable = 0, blocked = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "State:", 6))
+			runnable = line[6 + strspn(line + 6, " \t")] == 'R';
+		else if (!strncmp(line, "SigBlk:", 7))
+			blocked = (strtoull(line + 7, NULL, 16) >>
+				   (SIGSEGV - 1)) & 1;
+	fclose(f);
+	return runnable && blocked;
+}
+
+/*
+ * A thread with SIGSEGV blocked that runs into a run is killed: the kernel
+ * forces a fault's signal through, at the default action. Threads block
+ * every signal routinely for short spells - glibc's pthread_create starts
+ * the new thread so until it is set up, and a thread created just before
+ * libzpoline's constructor may first run while libc is being patched
+ * (busy_thread, 1 run in ~100 under load, killed at the instruction after
+ * clone3's syscall). So before each run, wait (up to 20 ms) until no other
+ * thread is runnable with SIGSEGV blocked. Not a guarantee - a thread may
+ * block it right after, or a sleeping one wake up with it blocked
+ * (README.md, "Limits") - but it closes the start-up case.
+ */
+static void wait_unblocked(const struct watch *w, size_t n)
+{
+	for (int i = 0; i < 200; i++) {
+		size_t k = 0;
+
+		while (k < n && !runnable_blocked(w[k].tid))
+			k++;
+		if (k == n)
+			return;
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
 }
 
 /*
@@ -104,40 +206,40 @@ static int segv_pending_elsewhere(void)
  * mode, and may be preempted right before: the delivery then finds the
  * action of that later moment. Putting the previous action back (the
  * default, at start-up) while such a fault is still pending killed the
- * process (busy_thread, 2 runs in 40 under load). So the handler stays
- * until no other thread has a SIGSEGV pending, for at most ~200 ms (a
- * thread could keep a kill()ed SIGSEGV blocked). Everything is executable
- * again by now, so libc may be used.
+ * process (busy_thread, 2 runs in 40 under load). Earlier still, a fault
+ * can be in flight: the kernel has found the page not executable and let
+ * go of the mapping (which our mprotect was waiting for), but its thread -
+ * on a VM, its vCPU - is preempted before it queues the signal: nothing
+ * is pending yet. That path never sleeps and takes microseconds of the
+ * thread's own CPU. So the handler stays until every other thread that
+ * existed when the last run became executable has no SIGSEGV pending and
+ * is either not runnable (asleep or stopped: not in that path) or has run
+ * SETTLE_NS since; for at most ~2 s (a thread could keep a kill()ed
+ * SIGSEGV blocked). Everything is executable again by now, so libc may be
+ * used.
  */
-static void drain_faults(void)
+static void drain_faults(struct watch *w, size_t n)
 {
-	for (int i = 0; i < 2000 && segv_pending_elsewhere(); i++) {
+	for (size_t k = 0; k < n; k++)
+		w[k].run0 = cpu_ns(w[k].tid);
+	for (long long waited = 0; n && waited < 2000 * 1000000ll;
+	     waited += 100000) {
 		struct timespec ts = { 0, 100000 };
+		size_t busy = 0;
+
+		for (size_t k = 0; k < n && !busy; k++)
+			busy = unsettled(w[k].tid, w[k].run0, waited);
+		if (!busy)
+			break;
 		nanosleep(&ts, NULL);
 	}
 }
 
-/*
- * Make each run writable (not executable) while patching it, then give it
- * back its protection. A run is the span of one mapping from the page of
- * its first site to that of its last: one mprotect pair per mapping rather
- * than per group of neighbouring pages. Each mprotect in the middle of a
- * mapping splits its VMA and the next one merges it back, and on an Intel
- * Xeon VM (no PTI) 27 pairs for libc and ld.so took 0.36 ms of a hooked
- * /bin/true where the 2 pairs per mapping take 0.22 ms. Pages of the span
- * without sites are not copied: mprotect changes no page, only a store
- * does (copy-on-write), and only site pages get one. Other threads that run
- * into the span meanwhile wait for it (on_patch_fault), a little longer.
- * Only raw system calls and
- * plain stores until then: the run may hold libc's own mprotect. (Writing
- * through /proc/self/mem would keep W^X without any mprotect, but measured
- * 28 us per site here, several times slower.) Each site is written with one
- * 16-bit store, so that a thread that sees the page executable again never
- * sees half a patch.
- */
 int zp_patch(const uintptr_t *site, size_t n, const size_t *owner,
 	     const struct zp_mapping *maps)
 {
+	struct watch *threads;
+	size_t nthreads;
 	int err = 0;
 
 	/* the runs: one per mapping, its first site's page to the end of its
@@ -157,11 +259,15 @@ int zp_patch(const uintptr_t *site, size_t n, const size_t *owner,
 		runs[nruns++] = (struct zp_range){ first, end };
 		i = j;
 	}
+	/* A process alone now stays alone: only its other threads could
+	 * start more. Then none of the waiting below is needed. */
+	nthreads = other_threads(&threads);
 	err = catch_faults(1);
 	for (size_t i = 0, r = 0; r < nruns && !err; r++) {
 		uintptr_t first = runs[r].lo, end = runs[r].hi;
 		int prot = maps[owner[i]].prot;
 
+		wait_unblocked(threads, nthreads);
 		__atomic_store_n(&patch_lo, first, __ATOMIC_RELEASE);
 		__atomic_store_n(&patch_hi, end, __ATOMIC_RELEASE);
 		err = (int)zp_raw(SYS_mprotect, (long)first, (long)(end - first),
@@ -174,8 +280,9 @@ int zp_patch(const uintptr_t *site, size_t n, const size_t *owner,
 				  prot);
 		__atomic_store_n(&patch_hi, 0, __ATOMIC_RELEASE);
 	}
-	drain_faults();
+	drain_faults(threads, nthreads);
 	catch_faults(0);
+	free(threads);
 	nruns = 0;
 	free(runs);
 	runs = NULL;
