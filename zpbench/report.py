@@ -738,14 +738,17 @@ def defer_section(doc, rs):
     for case in sorted({r["case"] for r in rs.records("micro")
                         if r.get("mechanism") == "zpoline-nodefer"
                         and r.get("hook") == "pass"}):
-        cells = []
+        cells, text = [], []
         for m in ("zpoline-nodefer", "zpoline"):
             v = (rec(rs, case, m, "pass") or {}).get("vs_none") or {}
             cells.append(v.get("overhead_ns"))
+            oc = v.get("overhead_ci95")
+            text.append(f"{v['overhead_ns']:+.1f}" + (
+                f" [{oc['lo']:+.1f}-{oc['hi']:+.1f}]" if oc else "")
+                if v else "-")
         if None in cells:
             continue
-        rows.append((case, f"{cells[0]:+.1f}", f"{cells[1]:+.1f}",
-                     f"{cells[0] - cells[1]:+.1f}"))
+        rows.append((case, *text, f"{cells[0] - cells[1]:+.1f}"))
     if not rows:
         return
     vul = rs.context().get("vulnerabilities") or {}
@@ -760,8 +763,11 @@ def defer_section(doc, rs):
           "buffer the kernel's exit may have left useless (microbench "
           "`mb-retdepth` prices one)."
           + (f" This machine's SRSO state: {srso}." if srso else ""))
-    doc.table(["case", "pass in the hook (+ns vs none)",
-               "deferred (+ns vs none)", "saved ns"], rows)
+    doc.p("A difference smaller than the intervals' width is noise: "
+          "rerun with more rounds (`scripts/bench --cases getpid "
+          "--mechs none,zpoline,zpoline-nodefer --rounds 10`).")
+    doc.table(["case", "pass in the hook (+ns vs none) [95 % CI]",
+               "deferred (+ns vs none) [95 % CI]", "saved ns"], rows)
 
 
 def _ms_ci(d):
