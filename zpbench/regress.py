@@ -81,7 +81,7 @@ LOADER_NULL = {("read", "sud", "null"), ("read", "seccomp", "null")}
 TARGETS = ["hookcore/libzpoline.so", "hookcore/zphook-null.so",
            "hookcore/zphook-pass.so", "mechanisms/zpbench-run",
            "mechanisms/zpmech-preload.so", "mechanisms/zpmech-sud.so",
-           "mechanisms/zpmech-seccomp"] + \
+           "mechanisms/zpmech-seccomp", "mechanisms/zpmech-hooklib.so"] + \
     [f"microbench/{p}" for p, _ in CASES.values()]
 SLOWHOOK = "scripts/zpt-slowhook.so"
 
