@@ -87,32 +87,48 @@ static long long cpu_ns(long tid)
 	return ok ? (long long)ns : -1;
 }
 
+/* A thread's state, from its status: runnable (R), and SIGSEGV pending
+ * or blocked. -1 if the thread is gone. */
+struct tstate {
+	int runnable, pending, blocked;
+};
+
+static int thread_state(long tid, struct tstate *t)
+{
+	char path[64], line[128];
+	FILE *f;
+
+	*t = (struct tstate){ 0 };
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "State:", 6))
+			t->runnable = line[6 + strspn(line + 6, " \t")] == 'R';
+		else if (!strncmp(line, "SigPnd:", 7))
+			t->pending = (strtoull(line + 7, NULL, 16) >>
+				      (SIGSEGV - 1)) & 1;
+		else if (!strncmp(line, "SigBlk:", 7))
+			t->blocked = (strtoull(line + 7, NULL, 16) >>
+				      (SIGSEGV - 1)) & 1;
+	fclose(f);
+	return 0;
+}
+
 /* Whether thread tid may still take a SIGSEGV from a run: it has one
  * pending, or it is runnable and has not had SETTLE_NS of CPU since
  * run0 (its CPU time then; -1 if unknown: then it is waited for until
  * `waited_ns` of wall time passed instead). Gone or asleep: no. */
 static int unsettled(long tid, long long run0, long long waited_ns)
 {
-	char path[64], line[128];
-	int runnable = 0, pending = 0;
+	struct tstate t;
 	long long now;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
-	f = fopen(path, "re");
-	if (!f)
+	if (thread_state(tid, &t) || (!t.pending && !t.runnable))
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "State:", 6))
-			runnable = line[6 + strspn(line + 6, " \t")] == 'R';
-		else if (!strncmp(line, "SigPnd:", 7))
-			pending = (strtoull(line + 7, NULL, 16) >>
-				   (SIGSEGV - 1)) & 1;
-	fclose(f);
-	if (pending)
+	if (t.pending)
 		return 1;
-	if (!runnable)
-		return 0;
 	if (run0 < 0 || (now = cpu_ns(tid)) < 0)
 		return waited_ns < 20 * 1000000ll;
 	return (unsigned long long)(now - run0) < SETTLE_NS;
@@ -157,22 +173,9 @@ static size_t other_threads(struct watch **out)
 /* Whether thread tid is runnable with SIGSEGV blocked. */
 static int runnable_blocked(long tid)
 {
-	char path[64], line[128];
-	int runnable = 0, blocked = 0;
-	FILE *f;
+	struct tstate t;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "State:", 6))
-			runnable = line[6 + strspn(line + 6, " \t")] == 'R';
-		else if (!strncmp(line, "SigBlk:", 7))
-			blocked = (strtoull(line + 7, NULL, 16) >>
-				   (SIGSEGV - 1)) & 1;
-	fclose(f);
-	return runnable && blocked;
+	return !thread_state(tid, &t) && t.runnable && t.blocked;
 }
 
 /*
