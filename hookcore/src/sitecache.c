@@ -54,6 +54,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -298,8 +299,44 @@ static void read_build_id(int fd, struct key *k)
 }
 
 /* The key of the mapped file, and the entry's name (a hash of the key). */
+/* The key the last load made, for the store that follows its miss on the
+ * same mapping (reuse): making one opens the file and reads its build-id,
+ * ~7 system calls, and a cold start stores one entry per mapping. A load
+ * always makes its own. (Single-threaded: the rewriter runs alone, or
+ * under late.c's lock.) */
+static struct {
+	struct zp_map_id id;
+	struct key k;
+	char name[64];
+	int valid;
+} last;
+
+static int make_key_once(const struct zp_map_id *id, struct key *k,
+			 char *name, size_t size);
+
 static int make_key(const struct zp_map_id *id, struct key *k, char *name,
-		    size_t size)
+		    size_t size, int reuse)
+{
+	if (reuse && last.valid && last.id.path == id->path &&
+	    last.id.inode == id->inode && last.id.offset == id->offset &&
+	    last.id.length == id->length && size >= sizeof(last.name)) {
+		*k = last.k;
+		memcpy(name, last.name, sizeof(last.name));
+		return 0;
+	}
+	last.valid = 0;
+	int err = make_key_once(id, k, name, size);
+	if (!err && size >= sizeof(last.name)) {
+		last.id = *id;
+		last.k = *k;
+		memcpy(last.name, name, sizeof(last.name));
+		last.valid = 1;
+	}
+	return err;
+}
+
+static int make_key_once(const struct zp_map_id *id, struct key *k,
+			 char *name, size_t size)
 {
 	struct stat sb;
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
@@ -341,7 +378,7 @@ int zp_cache_load(const char *dir, const struct zp_map_id *id, uint32_t **sites,
 
 	if (dfd < 0)
 		return dfd;
-	err = make_key(id, &k, name, sizeof(name));
+	err = make_key(id, &k, name, sizeof(name), 0);
 	if (err)
 		return err;
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -402,7 +439,7 @@ int zp_cache_store(const char *dir, const struct zp_map_id *id,
 
 	if (dfd < 0)
 		return dfd;
-	err = make_key(id, &h.key, name, sizeof(name));
+	err = make_key(id, &h.key, name, sizeof(name), 1);
 	if (err)
 		return err;
 	off = malloc(n * sizeof(*off) + 1);
@@ -417,8 +454,8 @@ int zp_cache_store(const char *dir, const struct zp_map_id *id,
 		free(off);
 		return fd;
 	}
-	ok = write(fd, &h, sizeof(h)) == sizeof(h) &&
-	     write(fd, off, n * sizeof(*off)) == (ssize_t)(n * sizeof(*off));
+	struct iovec v[2] = { { &h, sizeof(h) }, { off, n * sizeof(*off) } };
+	ok = writev(fd, v, 2) == (ssize_t)(sizeof(h) + n * sizeof(*off));
 	close(fd);
 	free(off);
 	if (!ok || renameat(dfd, tmp, dfd, name)) {
