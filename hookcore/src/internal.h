@@ -62,6 +62,10 @@ ZP_HIDDEN extern __thread unsigned long zp_vfork_ret
  * word; 1 if by reloading them */
 int zp_ctl_choose(void);
 ZP_HIDDEN extern unsigned char zp_ctl_reload;
+/* tail.c: whether the stub returns from a deferred call by jmp (1) or ret
+ * (0), measured once (zp_tail_choose returns the choice) */
+int zp_tail_choose(void);
+ZP_HIDDEN extern unsigned char zp_tail_jmp;
 
 /* struct zp_host.pass (stub.S) */
 long zp_host_pass(const struct zp_syscall *sc);

@@ -281,8 +281,12 @@ zp_stub_\variant\suffix:
 2:	mov	SC_NR(%rsp), %rax
 	mov	%rbp, %rsp
 	pop	%rbp
+	cmpb	$0, zp_tail_jmp(%rip)	/* tail.c */
+	je	3f
 	lea	128(%rsp), %rsp		/* the program's own rsp */
 	jmp	zp_exec_deferred
+3:	lea	120(%rsp), %rsp		/* the return address on top */
+	jmp	.Lexec_deferred_ret
 	.size	zp_stub_\variant\suffix, .-zp_stub_\variant\suffix
 .endm
 
@@ -300,15 +304,18 @@ zp_stub_\variant\suffix:
 	STUB xsavec, dynamic, _nested, 1
 
 /*
- * The call the hook deferred (zp_defer()), with the program's registers and
- * stack pointer: the kernel's return is followed by nothing but a jump to
- * the program, as after its own `syscall` - no `ret` of ours, which the
- * return stack buffer would have to predict after the kernel (mispredicted
- * where the kernel's SRSO mitigation leaves it useless). The return address
- * stays where the call to the trampoline wrote it, at -8 of the program's
- * stack pointer: a signal handler run on the way back leaves it alone, as
- * the kernel puts signal frames below the 128-byte red zone. A restarted
- * call (SA_RESTART) runs this syscall again.
+ * The call the hook deferred (zp_defer()), with the program's registers:
+ * after the kernel, only the way back to the program, chosen at start-up
+ * (tail.c). Where the kernel leaves the return stack buffer useless to user
+ * space (the SRSO mitigation), with the program's own stack pointer: the
+ * kernel's return is followed by a jump to the program, as after its own
+ * `syscall` - no `ret` of ours, which would be mispredicted. The return
+ * address stays where the call to the trampoline wrote it, at -8 of the
+ * program's stack pointer: a signal handler run on the way back leaves it
+ * alone, as the kernel puts signal frames below the 128-byte red zone.
+ * Elsewhere with the return address on top, and `ret`, which the buffer
+ * predicts and which keeps it in step with the call that entered the
+ * trampoline. A restarted call (SA_RESTART) runs its syscall again.
  */
 	.p2align 4
 	.globl	zp_exec_deferred
@@ -317,6 +324,9 @@ zp_stub_\variant\suffix:
 zp_exec_deferred:
 	syscall
 	jmp	*-8(%rsp)
+.Lexec_deferred_ret:
+	syscall
+	ret
 	.size	zp_exec_deferred, .-zp_exec_deferred
 
 /*

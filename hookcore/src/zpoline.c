@@ -294,6 +294,13 @@ __attribute__((constructor)) static void zpoline_init(void)
 		ctl = (how ? (zp_ctl_reload = how == 2) : zp_ctl_choose())
 			      ? ", control registers reloaded"
 			      : ", control registers compared";
+	/* and how the stub returns after a deferred call (tail.c) */
+	static const char *const tail_names[] = { "measure", "jmp", "ret" };
+	int tail = pick("ZPOLINE_DEFER_TAIL", tail_names, 3, 0);
+	char back[128];
+	snprintf(back, sizeof(back), "%s, deferred calls return by %s", ctl,
+		 (tail ? (zp_tail_jmp = tail == 1) : zp_tail_choose()) ? "jmp"
+								       : "ret");
 	/* what the hook's namespace mapped must never be rewritten later */
 	if ((c.late || c.lazy == LAZY_SETTLE) && zp_rewrite_mark_known())
 		die("cannot read /proc/self/maps");
@@ -318,7 +325,7 @@ __attribute__((constructor)) static void zpoline_init(void)
 			"rejected; %u unproven candidates %s) in %.3f ms; "
 			"trampoline %.3f ms, hook %s loaded in %.3f ms\n",
 			(int)zp_raw(SYS_getpid, 0, 0, 0), zp_sled_names[c.sled], zp_sled_max_steps,
-			variant, ctl, st.sites, st.mappings, st.cached, st.rejected,
+			variant, back, st.sites, st.mappings, st.cached, st.rejected,
 			st.unproven, c.lazy ? "left to lazy mode" : "left alone",
 			st.ms,
 			t1 - t0, c.hook, zp_now_ms() - t2);
