@@ -119,7 +119,7 @@ int zp_trampoline_setup(enum zp_sled sled, void *stub)
 	uint8_t *page0, *far = MAP_FAILED;
 	uint32_t disp = 0;
 	uintptr_t far_base = 0;
-	int bad, err = 0;
+	int err = 0;
 
 	page0 = map_fixed(0, ZP_PAGE);
 	if (page0 == MAP_FAILED)
@@ -147,9 +147,10 @@ int zp_trampoline_setup(enum zp_sled sled, void *stub)
 	}
 
 	/* the sled as sled.c computed it at build time (sledgen.c), with the
-	 * gates' displacement now known; checked entry by entry below. The
-	 * page is at address 0, which C calls a null pointer: hidden from the
-	 * compiler, so that it does not treat writing it as undefined. */
+	 * gates' displacement now known; checked entry by entry there, for
+	 * each displacement the loop above may pick. The page is at address
+	 * 0, which C calls a null pointer: hidden from the compiler, so that
+	 * it does not treat writing it as undefined. */
 	__asm__("" : "+r"(page0));
 	memcpy(page0, zp_sled_images[sled], ZP_PAGE);
 	memcpy(page0 + ZP_GATE1 + 1, &disp, 4);
@@ -158,11 +159,12 @@ int zp_trampoline_setup(enum zp_sled sled, void *stub)
 	write_far_jump((uint8_t *)(ZP_GATE1 + 5 + (uintptr_t)disp), stub_slot());
 	write_far_jump((uint8_t *)(ZP_GATE2 + 5 + (uintptr_t)disp), stub_slot());
 	zp_trampoline_set_stub(stub);
-	zp_sled_max_steps = zp_sled_check(page0, &bad);
-	if (zp_sled_max_steps < 0 ||
-	    mprotect(page0, ZP_PAGE, PROT_READ | PROT_EXEC) ||
+	/* every entry reaches a gate whatever the displacement: checked when
+	 * the image was built (sledgen.c) */
+	zp_sled_max_steps = zp_sled_image_steps[sled];
+	if (mprotect(page0, ZP_PAGE, PROT_READ | PROT_EXEC) ||
 	    mprotect(far, 2 * ZP_PAGE, PROT_READ | PROT_EXEC)) {
-		err = zp_sled_max_steps < 0 ? -EPROTO : -errno;
+		err = -errno;
 		munmap(page0, ZP_PAGE);
 		munmap(far, FAR_PAGES * ZP_PAGE);
 		return err;
