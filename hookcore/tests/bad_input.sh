@@ -65,6 +65,11 @@ expect "settle count with junk" 1 "ZPOLINE_SETTLE='10x' is not a positive number
 	run ZPOLINE_LAZY=settle ZPOLINE_SETTLE=10x /bin/true
 expect "unknown save" 1 "ZPOLINE_SAVE='all' is not one of: auto, xsave" -- \
 	run ZPOLINE_SAVE=all /bin/true
+expect "unknown deferred-call tail" 1 "ZPOLINE_DEFER_TAIL='iret' is not one of: measure, jmp, ret" -- \
+	run ZPOLINE_DEFER_TAIL=iret /bin/true
+LINES=2 expect "standard hook's defer setting" 1 "ZPOLINE_DEFER: want 0 or 1, not 2" \
+	"zphook-pass.so': zpoline_hook_init returned NULL" -- \
+	run ZPOLINE_HOOK=pass ZPOLINE_DEFER=2 /bin/true
 expect "relative exclude" 1 "ZPOLINE_EXCLUDE: 'lib/libc.so.6' is not an absolute path" -- \
 	run ZPOLINE_EXCLUDE=lib/libc.so.6 /bin/true
 expect "empty exclude fields" 0 -- run ZPOLINE_EXCLUDE=:: /bin/true
