@@ -86,7 +86,10 @@ struct zp_xstate {
 	uint32_t std_size;     /* XSAVE area for XCR0, standard form */
 	uint32_t compact_size; /* the same, compacted (0 without XSAVEC) */
 };
-/* sizes: also std_size, has_xsavec and compact_size (CPUID leaf 0xD) */
+/* sizes: also the area sizes from CPUID leaf 0xD - ZP_XSIZE_STD the
+ * standard form's (std_size), ZP_XSIZE_COMPACT has_xsavec and the
+ * compacted form's (one leaf per XCR0 component) */
+enum { ZP_XSIZE_STD = 1, ZP_XSIZE_COMPACT = 2 };
 void zp_xstate_probe(struct zp_xstate *x, int sizes);
 /* Picks the save variant the CPU needs for `want` (AUTO: from XCR0), or
  * returns -ENOTSUP with *why set if `want` cannot work here; *why may also

@@ -84,7 +84,9 @@ int zp_settle_enable(const struct zp_rewrite_opts *o, const char *after,
 	} else {
 		quiet_calls = 1000;
 	}
-	zp_xstate_probe(&x, 1);
+	/* the standard form's size only: one CPUID, each a trap to the
+	 * hypervisor in a VM (the compacted size takes one per component) */
+	zp_xstate_probe(&x, ZP_XSIZE_STD);
 	if (!x.osxsave)
 		return -ENOTSUP;
 	xmask = x.xcr0;

@@ -71,14 +71,16 @@ void zp_xstate_probe(struct zp_xstate *x, int sizes)
 	/* Each CPUID traps to the hypervisor in a VM (~8 us on the Intel
 	 * Xeon VM here): the area sizes, one leaf per XCR0 component, only
 	 * when a variant needs them - not on every start of `auto`. */
-	if (!sizes)
-		return;
-	__cpuid_count(0xd, 0, a, b, c, d);
-	x->std_size = b;
-	__cpuid_count(0xd, 1, a, b, c, d);
-	x->has_xsavec = !!(a & 2);
-	if (x->has_xsavec)
-		x->compact_size = compacted_size(x->xcr0);
+	if (sizes & ZP_XSIZE_STD) {
+		__cpuid_count(0xd, 0, a, b, c, d);
+		x->std_size = b;
+	}
+	if (sizes & ZP_XSIZE_COMPACT) {
+		__cpuid_count(0xd, 1, a, b, c, d);
+		x->has_xsavec = !!(a & 2);
+		if (x->has_xsavec)
+			x->compact_size = compacted_size(x->xcr0);
+	}
 }
 
 /* The frame the xsave stubs reserve: rounded to 64 for the next frame's
@@ -91,7 +93,8 @@ int zp_save_resolve(enum zp_save want, enum zp_save *got, const char **why)
 	struct zp_xstate x;
 	uint64_t xcr0;
 
-	zp_xstate_probe(&x, want == ZP_SAVE_XSAVE || want == ZP_SAVE_XSAVEC);
+	zp_xstate_probe(&x, want == ZP_SAVE_XSAVE ? ZP_XSIZE_STD
+			    : want == ZP_SAVE_XSAVEC ? ZP_XSIZE_COMPACT : 0);
 	xcr0 = x.xcr0;
 	*why = NULL;
 	switch (want) {
