@@ -16,7 +16,7 @@
  *
  *	static long hook(const struct zp_syscall *sc)
  *	{
- *		return zp_passthrough(sc);
+ *		return zp_defer(sc); // the host makes the call after
  *	}
  *	zp_hook_fn zpoline_hook_init(const struct zp_host *host)
  *	{
