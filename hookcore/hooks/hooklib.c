@@ -9,9 +9,6 @@
 
 #include "zphooks.h"
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 /* Built with -mgeneral-regs-only, and zph_run calls no libc: see zphooks.h. */
 const unsigned long zpoline_hook_flags = ZP_HOOK_GPR_ONLY;
 
@@ -28,7 +25,7 @@ zp_hook_fn zpoline_hook_init(const struct zp_host *host)
 
 	if (host->abi != ZP_ABI_VERSION) {
 		/* an older host has no getenv either: say it plainly */
-		zph_say("zphook-", name, ": built for hook ABI " STR(ZP_ABI_VERSION),
+		zph_say("zphook-", name, ": built for hook ABI " ZPH_STR(ZP_ABI_VERSION),
 			host->abi < ZP_ABI_VERSION ? ", the host is older"
 						   : ", the host is newer");
 		return NULL;

@@ -13,9 +13,6 @@ static unsigned long counts[ZPH_MAX_NR + 1]; /* last slot: "other" */
 
 /* No libc here, not even strcmp: the hook libraries built from this file
  * link none (zphooks.h), and the compiler must not be asked for one. */
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 static int same(const char *a, const char *b)
 {
 	while (*a && *a == *b)
@@ -102,7 +99,7 @@ static int parse_null_set(const char *spec)
 	return 0;
 bad:
 	zph_say("zpoline: ZPOLINE_NULL='", spec, "' is not a list of system "
-		"call numbers or ranges below " STR(ZPH_MAX_NR)
+		"call numbers or ranges below " ZPH_STR(ZPH_MAX_NR)
 		" (e.g. 39,335-423)", NULL);
 	return -EINVAL;
 }

@@ -19,6 +19,10 @@
 
 enum zph_kind { ZPH_NULL, ZPH_PASS, ZPH_COUNT };
 
+/* A number macro as a string literal, for messages built without stdio. */
+#define ZPH_STR_(x) #x
+#define ZPH_STR(x) ZPH_STR_(x)
+
 /* Counters kept per number; larger numbers are counted in "other". */
 #define ZPH_MAX_NR 1024
 

@@ -61,6 +61,7 @@
 
 #define MAGIC 0x3243505aU /* "ZPC2" */
 #define BUILD_ID_MAX 64
+#define ENTRY_NAME 64 /* an entry's file name: hex inode, '-', hash */
 
 /* All of it is compared byte for byte: built from a zeroed struct. */
 struct key {
@@ -299,44 +300,8 @@ static void read_build_id(int fd, struct key *k)
 }
 
 /* The key of the mapped file, and the entry's name (a hash of the key). */
-/* The key the last load made, for the store that follows its miss on the
- * same mapping (reuse): making one opens the file and reads its build-id,
- * ~7 system calls, and a cold start stores one entry per mapping. A load
- * always makes its own. (Single-threaded: the rewriter runs alone, or
- * under late.c's lock.) */
-static struct {
-	struct zp_map_id id;
-	struct key k;
-	char name[64];
-	int valid;
-} last;
-
-static int make_key_once(const struct zp_map_id *id, struct key *k,
-			 char *name, size_t size);
-
-static int make_key(const struct zp_map_id *id, struct key *k, char *name,
-		    size_t size, int reuse)
-{
-	if (reuse && last.valid && last.id.path == id->path &&
-	    last.id.inode == id->inode && last.id.offset == id->offset &&
-	    last.id.length == id->length && size >= sizeof(last.name)) {
-		*k = last.k;
-		memcpy(name, last.name, sizeof(last.name));
-		return 0;
-	}
-	last.valid = 0;
-	int err = make_key_once(id, k, name, size);
-	if (!err && size >= sizeof(last.name)) {
-		last.id = *id;
-		last.k = *k;
-		memcpy(last.name, name, sizeof(last.name));
-		last.valid = 1;
-	}
-	return err;
-}
-
-static int make_key_once(const struct zp_map_id *id, struct key *k,
-			 char *name, size_t size)
+static int compute_key(const struct zp_map_id *id, struct key *k,
+		       char name[ENTRY_NAME])
 {
 	struct stat sb;
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
@@ -362,15 +327,49 @@ static int make_key_once(const struct zp_map_id *id, struct key *k,
 	close(fd);
 	for (size_t i = 0; i < sizeof(*k); i++)
 		h = (h ^ ((const uint8_t *)k)[i]) * 0x100000001b3ull;
-	snprintf(name, size, "%lx-%016llx.sites", (unsigned long)sb.st_ino,
+	snprintf(name, ENTRY_NAME, "%lx-%016llx.sites", (unsigned long)sb.st_ino,
 		 (unsigned long long)h);
 	return 0;
+}
+
+/* The key the last load made, for the store that follows its miss on the
+ * same mapping (reuse): making one opens the file and reads its build-id,
+ * ~7 system calls, and a cold start stores one entry per mapping. A load
+ * always makes its own. (Single-threaded: the rewriter runs alone, or
+ * under late.c's lock.) */
+static struct {
+	struct zp_map_id id;
+	struct key k;
+	char name[ENTRY_NAME];
+	int valid;
+} last;
+
+static int make_key(const struct zp_map_id *id, struct key *k,
+		    char name[ENTRY_NAME], int reuse)
+{
+	int err;
+
+	if (reuse && last.valid && last.id.path == id->path &&
+	    last.id.inode == id->inode && last.id.offset == id->offset &&
+	    last.id.length == id->length) {
+		*k = last.k;
+		memcpy(name, last.name, ENTRY_NAME);
+		return 0;
+	}
+	err = compute_key(id, k, name);
+	last.valid = !err;
+	if (!err) {
+		last.id = *id;
+		last.k = *k;
+		memcpy(last.name, name, ENTRY_NAME);
+	}
+	return err;
 }
 
 int zp_cache_load(const char *dir, const struct zp_map_id *id, uint32_t **sites,
 		  size_t *n)
 {
-	char name[64];
+	char name[ENTRY_NAME];
 	struct header h;
 	struct key k;
 	struct stat sb;
@@ -378,7 +377,7 @@ int zp_cache_load(const char *dir, const struct zp_map_id *id, uint32_t **sites,
 
 	if (dfd < 0)
 		return dfd;
-	err = make_key(id, &k, name, sizeof(name), 0);
+	err = make_key(id, &k, name, 0);
 	if (err)
 		return err;
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -432,14 +431,14 @@ static int create_tmp(int dfd, const char *tmp)
 int zp_cache_store(const char *dir, const struct zp_map_id *id,
 		   const uintptr_t *sites, size_t n, uintptr_t start)
 {
-	char name[64], tmp[96];
+	char name[ENTRY_NAME], tmp[ENTRY_NAME + 32];
 	struct header h = { .magic = MAGIC, .count = (uint32_t)n };
 	uint32_t *off;
 	int fd, dfd = dir_fd(dir), err, ok;
 
 	if (dfd < 0)
 		return dfd;
-	err = make_key(id, &h.key, name, sizeof(name), 1);
+	err = make_key(id, &h.key, name, 1);
 	if (err)
 		return err;
 	off = malloc(n * sizeof(*off) + 1);

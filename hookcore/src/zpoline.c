@@ -298,9 +298,12 @@ __attribute__((constructor)) static void zpoline_init(void)
 	static const char *const tail_names[] = { "measure", "jmp", "ret" };
 	int tail = pick("ZPOLINE_DEFER_TAIL", tail_names, 3, 0);
 	char back[128];
+	if (tail)
+		zp_tail_jmp = tail == 1;
+	else
+		zp_tail_choose();
 	snprintf(back, sizeof(back), "%s, deferred calls return by %s", ctl,
-		 (tail ? (zp_tail_jmp = tail == 1) : zp_tail_choose()) ? "jmp"
-								       : "ret");
+		 zp_tail_jmp ? "jmp" : "ret");
 	/* what the hook's namespace mapped must never be rewritten later */
 	if ((c.late || c.lazy == LAZY_SETTLE) && zp_rewrite_mark_known())
 		die("cannot read /proc/self/maps");
